@@ -1,0 +1,1 @@
+# Host-only firmware helpers (bundle building, deployment). Never listed in firmware/manifest.py.

@@ -1,0 +1,1 @@
+"""The gateway agent (Linux, CPython): packet-forwarder server, LoRaWAN decoding, SQLite buffer, MQTT."""

@@ -1,0 +1,179 @@
+"""The gateway agent process: packet-forwarder server + LoRaWAN ingest into the durable buffer.
+
+One thread runs the loop: wait for datagrams (or the next group-commit deadline), handle them,
+commit when due. SIGTERM/SIGINT stop it cleanly: the pending batch is committed, counters are
+saved, the buffer and registry are closed. Part 2 adds its services (forwarder, health, local
+sensors) with `add_service`: objects with start() and stop() run beside the loop and are stopped
+before the buffer closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from gateway.config import Config, parse_host_port
+from gateway.downlinks import Scheduler
+from gateway.gaps import Backfill
+from gateway.ingest import Ingest
+from gateway.metrics import METRICS_FILE, Metrics
+from gateway.registry import Registry, check_private
+from gateway.store.buffer import ReadingBuffer
+from gateway.store.recover import open_buffer
+from gateway.udp.pull_resp import TxPacket
+from gateway.udp.server import PacketForwarderServer
+from gateway.udp.tx_ack import TxAck
+
+log = logging.getLogger("gateway.agent")
+
+BUFFER_FILE = "buffer.sqlite"
+HOUSEKEEPING_S = 1.0  # registry refresh, metrics save, concentrator status
+
+
+class Service(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Agent:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        data_dir = cfg.data_dir
+        self.registry = Registry.open(data_dir)  # creates data_dir 0700, checks modes
+        check_private(data_dir)
+        self.metrics = Metrics(data_dir / METRICS_FILE)
+        self.buffer: ReadingBuffer
+        self.buffer, recovery = open_buffer(str(data_dir / BUFFER_FILE))
+        if recovery is not None:
+            log.error(
+                "buffer was corrupt (%s): moved to %s, salvaged %d readings",
+                recovery.reason,
+                recovery.quarantined,
+                recovery.salvaged_readings,
+            )
+        self.scheduler = Scheduler(cfg.lorawan, self.registry, self.metrics, self._send_downlink)
+        b = cfg.backfill
+        self.backfill = Backfill(
+            retry_s=b.retry_s, max_attempts=b.max_attempts, ack_interval_s=b.ack_interval_s, enabled=b.enabled
+        )
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.ingest = Ingest(cfg, self.registry, self.buffer, self.metrics, self.scheduler, self.backfill, self._wake)
+        self.server = PacketForwarderServer(
+            parse_host_port(cfg.udp.bind),
+            self.metrics,
+            self.ingest.on_rxpk,
+            self._on_tx_ack,
+            cfg.udp.receive_buffer_kb * 1024,
+        )
+        self.services: list[Service] = []
+        self._took_commands = False  # operator downlinks left in the registry are taken at start too
+        # part 2: MQTT forwarder (when [mqtt] url is set), health and quota, local sensors
+        from gateway.forward.service import build_services
+
+        for service in build_services(cfg, self.buffer, self.metrics):
+            self.add_service(service)
+        self._stop = threading.Event()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.cfg.data_dir
+
+    def add_service(self, service: Service) -> None:
+        self.services.append(service)
+
+    def _send_downlink(self, eui: str, tx: TxPacket) -> bytes | None:
+        return self.server.send_downlink(eui, tx)
+
+    def _on_tx_ack(self, ack: TxAck, mono: float) -> None:
+        self.scheduler.on_tx_ack(ack.header.token, ack.error, mono)
+
+    def _wake(self) -> None:
+        """Make the loop's select return (from the commit thread, a signal handler, stop())."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # buffer full: the loop is awake anyway; closed: shutting down
+            pass
+
+    def stop(self) -> None:
+        """Ask the loop to finish (thread- and signal-safe)."""
+        self._stop.set()
+        self._wake()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self) -> None:
+        log.info("listening for packet forwarders on %s:%d", *self.server.address)
+        for s in self.services:
+            s.start()
+        ingest, server = self.ingest, self.server
+        fds = [server.fileno(), self._wake_r.fileno()]
+        next_housekeeping = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                due = ingest.due_in(now)
+                timeout = max(0.0, min(due if due is not None else HOUSEKEEPING_S, next_housekeeping - now))
+                ready, _, _ = select.select(fds, [], [], timeout)
+                if self._wake_r.fileno() in ready:
+                    self._drain_wake()
+                if server.fileno() in ready:
+                    server.pump()
+                now = time.monotonic()
+                ingest.poll(now)
+                if now >= next_housekeeping:
+                    next_housekeeping = now + HOUSEKEEPING_S
+                    self._housekeeping()
+        finally:
+            self._shutdown()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def _housekeeping(self) -> None:
+        try:
+            if self.registry.refresh() or not self._took_commands:
+                self._took_commands = True
+                for dev_eui, fport, payload in self.registry.take_commands():
+                    if self.scheduler.enqueue(dev_eui, fport, payload):
+                        log.info("queued a %d-byte downlink on FPort %d for %s", len(payload), fport, dev_eui)
+        except Exception as e:  # a locked or damaged registry must not stop ingest
+            log.warning("registry refresh failed: %s", e)
+        self.metrics.set("concentrators", self.server.status())
+        self.metrics.save()
+
+    def _shutdown(self) -> None:
+        # The open group commit first, while the forwarder and health still run: its readings are
+        # then counted in the final backlog figure instead of appearing after it.
+        if not self.ingest.finish():
+            log.error("the last batch could not be committed; those uplinks were never counted as received")
+        for s in reversed(self.services):
+            try:
+                s.stop()
+            except Exception:
+                log.exception("stopping %r failed", s)
+        self.metrics.save(force=True)
+        self.server.close()
+        self.buffer.close()
+        self.registry.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        log.info("stopped")

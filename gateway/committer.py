@@ -1,0 +1,104 @@
+"""Group commit on a writer thread, so decoding goes on while SQLite waits for the disk.
+
+The ingest thread hands over a sealed batch: the frame-counter rows for the registry (a snapshot
+taken on the ingest thread) and the items for the buffer (readings, and a function building the
+Uplink record, run here: the batch is sealed, its fields no longer change). The writer commits
+the counters first, then the buffer, in one transaction each, batch after batch in order, and
+reports each batch back; only then does the ingest thread count it as received. At most `depth`
+batches wait or run, so a slow disk slows the ingest thread down instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.registry import CounterRow, Registry
+from gateway.store.codec import BadRecord
+from gateway.store.records import Reading, Uplink
+
+Item = tuple[Callable[[], Uplink], Sequence[Reading]]  # the Uplink record is built on the commit thread
+
+
+class Buffer(Protocol):
+    def commit_uplinks(self, items: Sequence[tuple[Uplink, Sequence[Reading]]]) -> None: ...
+
+
+@dataclass
+class Job:
+    batch: list[Any]  # the caller's records, handed back untouched
+    counters: list[CounterRow]
+    items: list[Item]
+    kept: list[int] = field(default_factory=list)  # indexes of the items stored
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (index, why) refused as invalid
+    error: Exception | None = None
+
+
+class Committer:
+    def __init__(self, registry: Registry, buffer: Buffer, wake: Callable[[], None], depth: int = 2) -> None:
+        self.registry = registry
+        self.buffer = buffer
+        self._wake = wake
+        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=depth)
+        self._done: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._inflight = 0
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def submit(self, job: Job) -> None:
+        """Queue a batch; blocks while `depth` batches are already waiting."""
+        self._inflight += 1
+        self._jobs.put(job)
+
+    def results(self) -> list[Job]:
+        out = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        self._inflight -= len(out)
+        return out
+
+    def close(self) -> list[Job]:
+        """Commit what was submitted, stop the thread, return the last results."""
+        self._jobs.put(None)
+        self._thread.join()
+        return self.results()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                self.registry.save_rows(job.counters)
+                self._store(job)
+            except Exception as e:  # disk full, read-only, corrupt: the ingest thread retries later
+                job.error = e
+            self._done.put(job)
+            self._wake()
+
+    def _store(self, job: Job) -> None:
+        items = [(make(), readings) for make, readings in job.items]
+        try:
+            self.buffer.commit_uplinks(items)
+            job.kept = list(range(len(job.items)))
+            return
+        except BadRecord:
+            pass
+        # One invalid item must not block the others: commit each on its own.
+        for i, item in enumerate(items):
+            try:
+                self.buffer.commit_uplinks([item])
+            except BadRecord as e:
+                job.refused.append((i, str(e)))
+                continue
+            job.kept.append(i)

@@ -1,0 +1,1 @@
+"""Forwarding buffered readings to the platform: SenML-CBOR over MQTT, deleted only after PUBACK."""

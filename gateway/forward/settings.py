@@ -1,0 +1,123 @@
+"""The forwarder's settings, taken from the agent's validated config ([gateway], [mqtt], [buffer]).
+
+Defaults live in gateway/config.py only; this module converts and resolves (URL parts, the password
+file) and checks that key and password files are private (mode 0600 or stricter).
+"""
+
+import os
+import stat
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from gateway.config import Config
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used as given; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class ForwarderSettings:
+    gateway_id: str
+    host: str
+    port: int
+    protocol: str  # "5" or "3.1.1"
+    qos: int
+    topic_root: str
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    username: str
+    password: str
+    client_id: str
+    keepalive_s: int
+    session_expiry_s: int
+    max_inflight: int
+    batch_max_readings: int
+    batch_max_bytes: int
+    reconnect_min_s: float
+    reconnect_max_s: float
+    retry_after_failure_s: float
+    rate_readings_per_s: float  # 0: as fast as the broker accepts
+    bytes_per_day: int  # 0: no budget
+    delete_interval_s: float
+
+    @property
+    def up_topic(self) -> str:
+        return "%s/%s/up" % (self.topic_root, self.gateway_id)
+
+    def topic(self, leaf: str) -> str:
+        return "%s/%s/%s" % (self.topic_root, self.gateway_id, leaf)
+
+    def __repr__(self) -> str:  # never show the password
+        return "ForwarderSettings(%s:%d, user=%r, gateway=%r)" % (self.host, self.port, self.username, self.gateway_id)
+
+
+def check_private(path: str, key: str) -> None:
+    """A secret file must exist and be readable by its owner only."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError as e:
+        raise SettingsError("%s = %r cannot be read: %s" % (key, path, e.strerror)) from None
+    if mode & 0o077:
+        raise SettingsError("%s = %r has mode %04o: run `chmod 600 %s`" % (key, path, mode, path))
+
+
+def from_config(cfg: Config) -> ForwarderSettings:
+    m = cfg.mqtt
+    if not m.url:
+        raise SettingsError('[mqtt] url is empty, so nothing is forwarded: set it, e.g. url = "mqtts://broker:8883"')
+    url = urlparse(m.url)
+    tls = m.tls or url.scheme == "mqtts"
+    port = url.port or (8883 if tls else 1883)
+    base = cfg.path.parent if cfg.path is not None else None
+
+    def resolve(p: str) -> str:
+        if p and base is not None and not os.path.isabs(p):
+            return str(base / p)
+        return p
+
+    ca, cert, key, pw_file = (resolve(p) for p in (m.ca_file, m.cert_file, m.key_file, m.password_file))
+    if bool(cert) != bool(key):
+        raise SettingsError("[mqtt] cert_file and key_file go together: set both or neither")
+    if (cert or ca) and not tls:
+        raise SettingsError('[mqtt] ca_file/cert_file given but TLS is off: use an "mqtts://" url or tls = true')
+    for path, name in ((ca, "[mqtt] ca_file"), (cert, "[mqtt] cert_file")):
+        if path and not os.path.isfile(path):
+            raise SettingsError("%s = %r does not exist" % (name, path))
+    if key:
+        check_private(key, "[mqtt] key_file")
+    password = ""
+    if pw_file:
+        check_private(pw_file, "[mqtt] password_file")
+        with open(pw_file) as f:
+            password = f.read().strip("\r\n")
+        if not m.username:
+            raise SettingsError("[mqtt] password_file is set but username is empty: set [mqtt] username")
+    return ForwarderSettings(
+        gateway_id=cfg.gateway.id,
+        host=url.hostname or "127.0.0.1",
+        port=port,
+        protocol=m.version,
+        qos=m.qos,
+        topic_root=m.topic_root,
+        tls=tls,
+        ca_file=ca,
+        cert_file=cert,
+        key_file=key,
+        username=m.username,
+        password=password,
+        client_id=m.client_id or "edge-gw-%s" % cfg.gateway.id,
+        keepalive_s=m.keepalive_s,
+        session_expiry_s=m.session_expiry_s,
+        max_inflight=m.max_inflight,
+        batch_max_readings=m.batch_max_readings,
+        batch_max_bytes=m.batch_max_bytes,
+        reconnect_min_s=m.reconnect_min_s,
+        reconnect_max_s=m.reconnect_max_s,
+        retry_after_failure_s=m.retry_after_failure_s,
+        rate_readings_per_s=m.rate_readings_per_s,
+        bytes_per_day=m.bytes_per_day,
+        delete_interval_s=cfg.buffer.delete_interval_s,
+    )

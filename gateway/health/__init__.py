@@ -1,0 +1,1 @@
+"""Gateway health: status and last will, periodic metrics, alerts, buffer quota and age."""

@@ -1,0 +1,382 @@
+"""From received radio packets to committed readings.
+
+    rxpk -> de-duplicate (same PHYPayload from several concentrators: keep the best RSSI/SNR)
+         -> parse PHYPayload -> join-request: OTAA join | data uplink: session by DevAddr, 32-bit
+            FCnt inference, MIC, replay check, MAC commands, decrypt, node payload -> readings
+         -> pending batch -> group commit (registry counters, then ONE buffer transaction)
+         -> counted as received; gaps and acks; class-A downlink in the RX window.
+
+Group commit: decoded uplinks wait at most `commit_deadline_ms` (or until `commit_batch` of them
+are pending); the batch is then sealed and committed on the commit thread (gateway.committer)
+with one `ReadingBuffer.commit_uplinks` call, while this thread decodes the next one. An uplink is
+counted in received_uplinks, and its readings in stored_readings, only after that call returned.
+If a commit fails, the batch comes back and is retried RETRY_S later (bounded in memory).
+
+Every rxpk ends in exactly one outcome counter (see OUTCOMES); the tests check the sum.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge import lora, payload
+from edge.downlink import FPORT_COMMAND, FPORT_DATA
+from edge.downlink import encode as encode_commands
+from gateway import lorawan
+from gateway.committer import Buffer, Committer, Job
+from gateway.config import Config
+from gateway.downlinks import RxContext, Scheduler
+from gateway.gaps import Backfill
+from gateway.lorawan import mac
+from gateway.metrics import Metrics
+from gateway.ratelog import RateLimitedLog
+from gateway.registry import Registry, Session
+from gateway.store.records import Reading, Uplink
+from gateway.udp.rxpk import RxPacket
+
+log = logging.getLogger("gateway.ingest")
+
+# Each rxpk is counted in exactly one of these.
+OUTCOMES = (
+    "accepted_uplinks",  # decoded and queued for commit (received_uplinks counts them once committed)
+    "duplicates",  # same frame from another concentrator (or the same one again) within the window
+    "joins_accepted",
+    "replays",  # frame counter or DevNonce already used
+    "bad_mic",
+    "unknown_device",
+    "bad_phy",  # malformed PHYPayload (LoRaWANError)
+    "crc_failed",  # concentrator reported a CRC error or no CRC
+    "not_lora",
+    "not_uplink",  # a downlink or join-accept heard on air
+)
+MAX_RETAINED = 200_000  # uplinks kept in memory while the buffer refuses commits
+RETRY_S = 1.0  # a failed commit is retried this long after
+
+
+@dataclass
+class Pending:
+    """An accepted uplink waiting for its group commit."""
+
+    session: Session
+    frame: lorawan.DataFrame
+    fcnt32: int
+    gateway_eui: str
+    rx: RxPacket
+    received_at: float
+    received_mono: float
+    readings: list[Reading]
+    mac_commands: list[mac.MACCommand]
+    gateways: set[str] = field(default_factory=set)
+    sealed: bool = False  # handed to the commit thread: its metadata no longer changes
+
+    def better(self, gateway_eui: str, rx: RxPacket) -> None:
+        self.gateways.add(gateway_eui)
+        if (rx.rssi, rx.snr) > (self.rx.rssi, self.rx.snr):
+            self.gateway_eui, self.rx = gateway_eui, rx
+
+    def uplink(self) -> Uplink:
+        return Uplink(
+            dev_eui=self.session.dev_eui,
+            dev_addr=self.frame.dev_addr.hex(),
+            fcnt=self.fcnt32,
+            fport=self.frame.fport or 0,  # no FPort: MAC-only frame, never carries readings
+            phy=self.frame.phy,
+            received_at=self.received_at,
+            gateway_eui=self.gateway_eui,
+            rssi=self.rx.rssi,
+            snr=self.rx.snr,
+            freq_hz=self.rx.freq_hz,
+            datr=self.rx.datr,
+        )
+
+    def context(self) -> RxContext:
+        return RxContext(
+            self.gateway_eui, self.rx.tmst, self.rx.freq_hz, self.rx.datr, self.rx.rssi, self.rx.snr, self.received_mono
+        )
+
+
+_JOIN = object()  # marks a join-request in the de-duplication map
+
+
+class Ingest:
+    def __init__(
+        self,
+        cfg: Config,
+        registry: Registry,
+        buffer: Buffer,
+        metrics: Metrics,
+        scheduler: Scheduler,
+        backfill: Backfill,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.cfg = cfg
+        self.registry = registry
+        self.buffer = buffer
+        self.metrics = metrics
+        self.scheduler = scheduler
+        self.backfill = backfill
+        self.deadline_s = cfg.ingest.commit_deadline_ms / 1000.0
+        self.batch_size = cfg.ingest.commit_batch
+        self.dedup_s = cfg.ingest.dedup_window_ms / 1000.0
+        self.net_id = int(cfg.lorawan.net_id, 16)
+        self.committer = Committer(registry, buffer, wake)
+        self._pending: list[Pending] = []
+        self._first_at: float | None = None
+        self._recent: dict[bytes, tuple[float, Pending | object]] = {}
+        self._recent_order: deque[tuple[float, bytes]] = deque()
+        self._ratelog = RateLimitedLog(log)
+        scheduler.content = self._backfill_content
+        scheduler.content_due = backfill.due
+
+    # ---- per packet -----------------------------------------------------------------------------
+
+    def on_rxpk(self, gateway_eui: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
+        m = self.metrics
+        m.inc("rxpk_received")
+        if rx.crc_status != 1:
+            m.inc("crc_failed")
+            return
+        if rx.modulation != "LORA":
+            m.inc("not_lora")
+            return
+        seen = self._recent.get(rx.phy)
+        if seen is not None and now_mono - seen[0] <= self.dedup_s:
+            m.inc("duplicates")
+            first = seen[1]
+            if isinstance(first, Pending) and not first.sealed:
+                first.better(gateway_eui, rx)
+            return
+        try:
+            frame = lorawan.parse_phy(rx.phy)
+        except lorawan.LoRaWANError as e:
+            m.inc("bad_phy")
+            self._ratelog.warn("bad_phy." + type(e).__name__, str(e))
+            return
+        if isinstance(frame, lorawan.JoinRequest):
+            self._join(frame, gateway_eui, rx, now_mono)
+            return
+        if not isinstance(frame, lorawan.DataFrame) or not frame.uplink:
+            m.inc("not_uplink")
+            return
+        self._data(frame, gateway_eui, rx, now_mono, now_unix)
+
+    def _remember(self, phy: bytes, value: Pending | object, now_mono: float) -> None:
+        self._recent[phy] = (now_mono, value)
+        self._recent_order.append((now_mono, phy))
+
+    def _tx_start(self, rx: RxPacket, now_unix: float) -> int:
+        """The second the node started transmitting: the ref time its payload ages count from.
+
+        rxpk.time marks the end of reception, so the frame's time on air is taken off. The node
+        packs the frame just before sending, so this is the second it packed it in.
+        """
+        end = rx.time_unix if rx.time_unix is not None and self.cfg.ingest.time_source == "concentrator" else now_unix
+        try:
+            airtime_s = lora.time_on_air_us(len(rx.phy), rx.sf, rx.bw_hz) / 1e6
+        except lora.RadioError:  # a datr that is not LoRa: no time on air to take off
+            airtime_s = 0.0
+        return int(end - airtime_s)
+
+    def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
+        m = self.metrics
+        sessions = self.registry.sessions_for(frame.dev_addr)
+        if not sessions:
+            m.inc("unknown_device")
+            self._ratelog.warn("unknown_device", "uplink from unregistered DevAddr %s" % frame.dev_addr.hex())
+            return
+        for s in sessions:
+            fcnt32 = frame.fcnt16 if s.fcnt_up_next == 0 else lorawan.infer_fcnt32(s.fcnt_up_next, frame.fcnt16)
+            if frame.mic_ok(s.nwkskey, fcnt32):
+                break
+        else:
+            if self._is_old_frame(frame, sessions):
+                m.inc("replays")
+                self._ratelog.warn(
+                    "replay", "DevAddr %s resent FCnt %d (low bits)" % (frame.dev_addr.hex(), frame.fcnt16)
+                )
+                return
+            m.inc("bad_mic")
+            self._ratelog.warn("bad_mic", "MIC mismatch, DevAddr %s FCnt %d" % (frame.dev_addr.hex(), frame.fcnt16))
+            return
+        if fcnt32 < s.fcnt_up_next:
+            m.inc("replays")
+            self._ratelog.warn("replay", "device %s FCnt %d < next %d" % (s.dev_eui, fcnt32, s.fcnt_up_next))
+            return
+        s.fcnt_up_next = fcnt32 + 1
+        s.dirty = True
+        commands: list[mac.MACCommand] = []
+        plain = b""
+        try:
+            if frame.fport is not None:
+                plain = frame.decrypt(s.nwkskey, s.appskey, fcnt32)
+            commands = mac.parse_uplink_commands(plain if frame.fport == 0 else frame.fopts)
+        except lorawan.LoRaWANError as e:
+            m.inc("mac_errors")
+            self._ratelog.warn("mac_command", "device %s: %s" % (s.dev_eui, e))
+        readings: list[Reading] = []
+        if frame.fport == FPORT_DATA:
+            ref = {"seq": s.last_seq if s.last_seq is not None else 0, "t": self._tx_start(rx, now_unix)}
+            try:
+                decoded = payload.decode(plain, ref)
+            except payload.PayloadError as e:
+                m.inc("payload_errors")
+                self._ratelog.warn("payload." + type(e).__name__, "device %s: %s" % (s.dev_eui, e))
+            else:
+                for r in decoded:
+                    seq, t = r.pop("seq"), r.pop("t")
+                    readings.append(Reading(s.dev_eui, seq, t, r))
+                    if s.last_seq is None or seq > s.last_seq:
+                        s.last_seq = seq
+        elif frame.fport not in (None, 0):
+            m.inc("other_fport")
+        p = Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw})
+        m.inc("accepted_uplinks")
+        self._remember(frame.phy, p, now_mono)
+        if not self._pending:
+            self._first_at = now_mono
+        self._pending.append(p)
+        if len(self._pending) >= self.batch_size:
+            self.flush(now_mono)
+
+    @staticmethod
+    def _is_old_frame(frame: lorawan.DataFrame, sessions: list[Session]) -> bool:
+        """An authentic frame from the past: its MIC checks with the latest counter below `next`
+        that has its low 16 bits. Tried only after the forward inference failed."""
+        for s in sessions:
+            back = s.fcnt_up_next - ((s.fcnt_up_next - frame.fcnt16) & 0xFFFF or 0x10000)
+            if back >= 0 and frame.mic_ok(s.nwkskey, back):
+                return True
+        return False
+
+    def _join(self, req: lorawan.JoinRequest, gw: str, rx: RxPacket, now_mono: float) -> None:
+        m = self.metrics
+        self._remember(rx.phy, _JOIN, now_mono)
+        dev_eui = req.dev_eui.hex()
+        dev = self.registry.otaa_device(dev_eui)
+        if dev is None or dev.join_eui != req.join_eui.hex():
+            m.inc("unknown_device")
+            self._ratelog.warn("unknown_device", "join-request from unregistered DevEUI %s" % dev_eui)
+            return
+        if not req.mic_ok(dev.app_key):
+            m.inc("bad_mic")
+            self._ratelog.warn("bad_mic", "join-request MIC mismatch, DevEUI %s" % dev_eui)
+            return
+        reserved = self.registry.accept_join(dev_eui, req.dev_nonce, self.net_id)
+        if reserved is None:
+            m.inc("replays")
+            m.inc("join_replays")
+            self._ratelog.warn("join_replay", "DevEUI %s reused DevNonce %d" % (dev_eui, req.dev_nonce))
+            return
+        join_nonce, dev_addr = reserved
+        nwk, app = lorawan.derive_session_keys(dev.app_key, join_nonce, self.net_id, req.dev_nonce)
+        session = self.registry.activate(dev_eui, dev_addr, nwk, app)
+        rx2_dr = 12 - int(self.cfg.lorawan.rx2_datr[2:].split("BW")[0])
+        phy = lorawan.build_join_accept(
+            dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s
+        )
+        m.inc("joins_accepted")
+        log.info("device %s joined as DevAddr %s", dev_eui, session.dev_addr.hex())
+        ctx = RxContext(gw, rx.tmst, rx.freq_hz, rx.datr, rx.rssi, rx.snr, now_mono)
+        self.scheduler.send_join_accept(dev_eui, ctx, phy, now_mono)
+
+    # ---- group commit ---------------------------------------------------------------------------
+
+    def due_in(self, now_mono: float) -> float | None:
+        """Seconds until the pending batch must be handed to the commit thread; None when idle."""
+        if self._first_at is None:
+            return None
+        return max(0.0, self._first_at + self.deadline_s - now_mono)
+
+    def poll(self, now_mono: float) -> None:
+        """Count committed batches (and send their downlinks), hand over a due batch, expire dedup."""
+        self._collect(now_mono)
+        if self._first_at is not None and now_mono >= self._first_at + self.deadline_s:
+            self.flush(now_mono)
+        horizon = now_mono - self.dedup_s
+        order, recent = self._recent_order, self._recent
+        while order and order[0][0] < horizon:
+            t, phy = order.popleft()
+            if recent.get(phy, (None,))[0] == t:
+                del recent[phy]
+
+    def flush(self, now_mono: float | None = None) -> None:
+        """Seal the pending batch and hand it to the commit thread (blocks if two are in flight)."""
+        batch = self._pending
+        self._pending = []
+        self._first_at = None
+        if not batch:
+            return
+        sessions = {}
+        for p in batch:
+            p.sealed = True
+            p.session.reserve_down()  # FCntDown for the downlinks after this batch, in the same write
+            if p.session.dirty:
+                sessions[id(p.session)] = p.session
+        rows = self.registry.counter_rows(sessions.values())
+        self.committer.submit(Job(batch, rows, [(p.uplink, p.readings) for p in batch]))
+
+    def finish(self) -> bool:
+        """At shutdown: commit everything pending, wait for it; True when nothing was left behind."""
+        self.flush()
+        now = time.monotonic()
+        for job in self.committer.close():
+            self._done(job, now)
+        if self._pending:
+            self.metrics.inc("commit_errors")
+            return False
+        return True
+
+    def _collect(self, now: float) -> None:
+        for job in self.committer.results():
+            self._done(job, now)
+
+    def _done(self, job: Job, now: float) -> None:
+        batch: list[Pending] = job.batch
+        if job.error is not None:  # disk full, read-only, corrupt file: keep receiving, retry later
+            self.metrics.inc("commit_errors")
+            self._ratelog.warn("commit_failed", "%s: %s" % (type(job.error).__name__, job.error))
+            for p in batch:
+                p.session.dirty = True
+            self._pending[:0] = batch
+            if len(self._pending) > MAX_RETAINED:
+                self.metrics.inc("dropped_uplinks", len(self._pending) - MAX_RETAINED)
+                del self._pending[: len(self._pending) - MAX_RETAINED]
+            self._first_at = now + RETRY_S - self.deadline_s
+            return
+        for i, why in job.refused:
+            p = batch[i]
+            self.metrics.inc("unstorable_uplinks")
+            self._ratelog.warn("unstorable", "device %s FCnt %d: %s" % (p.session.dev_eui, p.fcnt32, why))
+        kept = [batch[i] for i in job.kept]
+        self.metrics.inc("received_uplinks", len(kept))
+        self.metrics.inc("stored_readings", sum(len(p.readings) for p in kept))
+        self.metrics.save()
+        self._after_commit(kept, now)
+
+    def _after_commit(self, batch: list[Pending], now: float) -> None:
+        sched = self.scheduler
+        for p in batch:
+            if p.readings:
+                self.backfill.on_stored(p.session.dev_eui, [r.seq for r in p.readings])
+            if p.mac_commands:
+                sf = p.rx.sf
+                answers = mac.answers(
+                    p.mac_commands, snr_db=p.rx.snr, sf=sf, gateway_count=len(p.gateways), unix_time=p.received_at
+                )
+                sched.add_mac(p.session.dev_eui, answers)
+            sched.on_uplink(p.session, p.context, p.frame.confirmed, now)
+
+    def _backfill_content(self, dev_eui: str, limit: int, now: float) -> tuple[int, bytes] | None:
+        commands = self.backfill.commands(dev_eui, now)
+        if not commands:
+            return None
+        data = encode_commands(commands)
+        while len(data) > limit and len(commands) > 1:
+            commands.pop()
+            data = encode_commands(commands)
+        self.metrics.inc("backfill_downlinks")
+        return FPORT_COMMAND, data

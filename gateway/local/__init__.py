@@ -1,0 +1,1 @@
+"""Sensors attached to the gateway itself."""

@@ -1,0 +1,191 @@
+"""Sensors attached to the gateway itself, read with the nodes' own drivers, stored like node readings.
+
+Each entry of ``[[local_sensors.sensors]]`` names a driver, its bus (I2C bus number and address,
+or a serial port), the EUI its readings carry (what the platform sees in the SenML name) and its
+interval. One thread reads every sensor when due and commits the readings with
+``ReadingBuffer.commit_local``; the forwarder sends them with the rest. A driver's typed errors
+(SensorError: checksum, timeout, not present, not ready) are counted and logged at most once a
+minute per sensor; the other sensors go on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.errors import SensorError
+from edge import vocab
+from gateway.config import Config
+from gateway.store.buffer import ReadingBuffer
+from gateway.store.errors import StoreError
+from gateway.store.records import Reading
+
+log = logging.getLogger("edge.gateway.local")
+
+# driver name -> (bus kind, module, class)
+DRIVERS = {
+    "sht4x": ("i2c", "drivers.sht4x", "SHT4x"),
+    "sht3x": ("i2c", "drivers.sht3x", "SHT3x"),
+    "bme280": ("i2c", "drivers.bme280", "BME280"),
+    "sps30": ("i2c", "drivers.sps30", "SPS30"),
+    "sds011": ("uart", "drivers.sds011", "SDS011"),
+    "pms5003": ("uart", "drivers.pms5003", "PMS5003"),
+}
+LOG_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    name: str
+    driver: str
+    dev_eui: str
+    interval_s: float
+    i2c_bus: int = 1
+    address: int | None = None
+    port: str = ""
+    baudrate: int = 9600
+
+
+def check_sensors(value: Any) -> str | None:
+    """Validation of [local_sensors] sensors for gateway.config: a problem, or None."""
+    try:
+        parse_sensors(value)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def parse_sensors(value: Any) -> list[SensorSpec]:
+    if not isinstance(value, (list, tuple)):
+        return _fail("must be a list of tables: [[local_sensors.sensors]] entries")
+    out = []
+    names = set()
+    for i, raw in enumerate(value):
+        where = "sensors[%d]" % i
+        if not isinstance(raw, dict):
+            _fail("%s must be a table with name, driver, dev_eui, interval_s and its bus" % where)
+        known = {"name", "driver", "dev_eui", "interval_s", "i2c_bus", "address", "port", "baudrate"}
+        extra = set(raw) - known
+        if extra:
+            _fail("%s has unknown keys %s: use %s" % (where, sorted(extra), ", ".join(sorted(known))))
+        driver = raw.get("driver")
+        if driver not in DRIVERS:
+            _fail("%s driver = %r: use one of %s" % (where, driver, ", ".join(sorted(DRIVERS))))
+        eui = raw.get("dev_eui", "")
+        if not (isinstance(eui, str) and len(eui) == 16 and all(c in "0123456789abcdef" for c in eui)):
+            _fail("%s dev_eui must be 16 lower-case hex digits (the EUI its readings carry)" % where)
+        interval = raw.get("interval_s", 60)
+        if not isinstance(interval, (int, float)) or not 1 <= interval <= 86400:
+            _fail("%s interval_s must be a number of seconds between 1 and 86400" % where)
+        name = raw.get("name", "%s-%d" % (driver, i))
+        if name in names:
+            _fail("%s name %r is used twice: give each sensor its own name" % (where, name))
+        names.add(name)
+        if DRIVERS[driver][0] == "uart" and not raw.get("port"):
+            _fail('%s (%s) needs port = "/dev/ttyUSB0" or similar' % (where, driver))
+        out.append(SensorSpec(name, driver, eui, float(interval), int(raw.get("i2c_bus", 1)), raw.get("address"),
+                              str(raw.get("port", "")), int(raw.get("baudrate", 9600))))  # fmt: skip
+    return out
+
+
+def _fail(message: str) -> Any:
+    raise ValueError(message)
+
+
+def open_bus(spec: SensorSpec) -> Any:
+    """The Linux bus for a sensor: smbus2 or pyserial behind the machine.I2C / machine.UART subset."""
+    if DRIVERS[spec.driver][0] == "i2c":
+        from gateway.buses.i2c import SMBusI2C
+
+        return SMBusI2C(spec.i2c_bus)
+    from gateway.buses.uart import SerialUART
+
+    return SerialUART(spec.port, baudrate=spec.baudrate)
+
+
+def make_driver(spec: SensorSpec, bus: Any) -> Any:
+    _, module, cls = DRIVERS[spec.driver]
+    klass = getattr(importlib.import_module(module), cls)
+    if spec.address is not None:
+        return klass(bus, address=spec.address)
+    return klass(bus)
+
+
+class _Sensor:
+    def __init__(self, spec: SensorSpec, driver: Any) -> None:
+        self.spec = spec
+        self.driver = driver
+        self.next_at = 0.0
+        self.errors = 0
+        self.reads = 0
+        self.last_logged = -LOG_EVERY_S
+
+
+class LocalSensors:
+    """start()/stop() service for Agent.add_service."""
+
+    def __init__(
+        self,
+        specs: list[SensorSpec],
+        buffer: ReadingBuffer,
+        bus_factory: Callable[[SensorSpec], Any] = open_bus,
+    ) -> None:
+        self.buffer = buffer
+        self.sensors: list[_Sensor] = []
+        for spec in specs:
+            try:
+                self.sensors.append(_Sensor(spec, make_driver(spec, bus_factory(spec))))
+            except (OSError, SensorError, ValueError) as e:
+                log.error("local sensor %s (%s) cannot be opened: %s; it is skipped", spec.name, spec.driver, e)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seq = int(time.time())  # sequence numbers that keep growing across restarts
+
+    @classmethod
+    def from_config(cls, cfg: Config, buffer: ReadingBuffer) -> LocalSensors:
+        return cls(parse_sensors(cfg.local_sensors.sensors), buffer)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="local-sensors", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            due = [s for s in self.sensors if now >= s.next_at]
+            readings = [r for s in due if (r := self.read_one(s, now)) is not None]
+            if readings:
+                try:
+                    self.buffer.commit_local(readings)
+                except StoreError as e:
+                    log.error("local readings could not be stored: %s", e)
+            wait = min((s.next_at for s in self.sensors), default=now + 1.0) - time.monotonic()
+            self._stop.wait(max(0.05, min(wait, 1.0)))
+
+    def read_one(self, s: _Sensor, now: float) -> Reading | None:
+        s.next_at = now + s.spec.interval_s
+        try:
+            values = s.driver.read()
+        except SensorError as e:
+            s.errors += 1
+            if now - s.last_logged >= LOG_EVERY_S:
+                s.last_logged = now
+                log.warning("local sensor %s: %s: %s (%d errors so far)", s.spec.name, type(e).__name__, e, s.errors)
+            return None
+        kept = {k: float(v) for k, v in values.items() if k in vocab.BY_NAME}
+        if not kept:
+            return None
+        s.reads += 1
+        self._seq += 1
+        return Reading(s.spec.dev_eui, self._seq, int(time.time()), kept)

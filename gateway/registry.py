@@ -1,0 +1,365 @@
+"""Devices, sessions, frame counters and used DevNonces, in one SQLite file readable only by the agent.
+
+The file holds key material, so it is created with mode 0600 and `Registry.open` refuses a file
+(or data directory) that group or others can read, naming the chmod that fixes it. Keys never
+appear in a repr, a log line or `edge gateway device list`.
+
+Sessions live in memory for the ingest path (dict by DevAddr); their counters are written back
+with `save_counters` once per group commit, before the buffer commit, so a frame counter that
+was ever accepted is on disk before any reading it carried: a restart cannot reopen a replay.
+Changes made by another process (`edge gateway device add`) are picked up by `refresh()`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.lorawan.crypto import check_key
+
+REGISTRY_FILE = "registry.sqlite"
+# FCntDown is saved as a reservation (next + this) so downlinks rarely need their own disk write;
+# after a crash up to this many downlink counters are skipped, never reused.
+FCNT_DOWN_RESERVE = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    dev_eui        TEXT PRIMARY KEY,         -- 16 lower-case hex digits
+    activation     TEXT NOT NULL CHECK (activation IN ('abp', 'otaa')),
+    join_eui       TEXT,                     -- OTAA
+    app_key        BLOB,                     -- OTAA root key
+    dev_addr       TEXT,                     -- 8 hex digits; NULL for OTAA before its first join
+    nwkskey        BLOB,
+    appskey        BLOB,
+    fcnt_up_next   INTEGER NOT NULL DEFAULT 0,
+    fcnt_down_next INTEGER NOT NULL DEFAULT 0,
+    last_seq       INTEGER,                  -- highest node payload seq seen
+    join_nonce     INTEGER NOT NULL DEFAULT 0,
+    created_at     REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dev_nonces (
+    dev_eui   TEXT NOT NULL,
+    dev_nonce INTEGER NOT NULL,
+    used_at   REAL NOT NULL,
+    PRIMARY KEY (dev_eui, dev_nonce)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commands (         -- operator downlinks waiting for the agent to take them
+    id         INTEGER PRIMARY KEY,
+    dev_eui    TEXT NOT NULL,
+    fport      INTEGER NOT NULL,
+    payload    BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+CounterRow = tuple[int, int, "int | None", str]  # (fcnt_up_next, fcnt_down_next, last_seq, dev_eui)
+
+# NetID type -> NwkID length in bits (LoRaWAN Backend Interfaces, DevAddr prefixes).
+_NWKID_BITS = (6, 6, 9, 11, 12, 13, 15, 17)
+
+
+class RegistryError(Exception):
+    """The registry cannot be used as asked: unsafe permissions, unknown or duplicate device."""
+
+
+def _hexid(value: str, nbytes: int, name: str) -> str:
+    v = value.lower()
+    if len(v) != 2 * nbytes or any(c not in "0123456789abcdef" for c in v):
+        raise RegistryError("%s must be %d hex digits" % (name, 2 * nbytes))
+    return v
+
+
+def check_private(path: Path) -> None:
+    """Refuse key files or directories that group or others can access."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise RegistryError(
+            "%s has mode %04o: it holds LoRaWAN keys and must be private to the agent's user; run: chmod %s %s"
+            % (path, mode, "700" if path.is_dir() else "600", path)
+        )
+
+
+@dataclass
+class Session:
+    """A device's active LoRaWAN session and its counters (mutated by the ingest path)."""
+
+    dev_eui: str
+    dev_addr: bytes  # display order
+    nwkskey: bytes = field(repr=False)
+    appskey: bytes = field(repr=False)
+    fcnt_up_next: int = 0
+    fcnt_down_next: int = 0
+    last_seq: int | None = None
+    fcnt_down_saved: int = 0  # what the file holds: FCntDown values below it may have been used
+    dirty: bool = field(default=False, repr=False)
+
+    def reserve_down(self) -> bool:
+        """Reserve a block of FCntDown values when the next one is not covered by the file; True
+        when the session must be saved before its next downlink goes out."""
+        if self.fcnt_down_next < self.fcnt_down_saved:
+            return False
+        self.fcnt_down_saved = self.fcnt_down_next + FCNT_DOWN_RESERVE
+        self.dirty = True
+        return True
+
+
+@dataclass(frozen=True)
+class OtaaDevice:
+    dev_eui: str
+    join_eui: str
+    app_key: bytes = field(repr=False)
+
+
+class Registry:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._db = conn
+        self.path = path
+        self._lock = threading.RLock()  # the group-commit thread saves counters on this connection too
+        self._by_addr: dict[bytes, list[Session]] = {}
+        self._by_eui: dict[str, Session] = {}
+        self._otaa: dict[str, OtaaDevice] = {}
+        self._data_version = -1
+        self.refresh()
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Registry:
+        """Open (or create, mode 0600 in a 0700 directory) the registry of a data directory."""
+        data_dir = Path(data_dir)
+        if not data_dir.exists():
+            data_dir.mkdir(mode=0o700, parents=True)
+        check_private(data_dir)
+        path = data_dir / REGISTRY_FILE
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        check_private(path)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a counter once accepted survives a power cut
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ---- provisioning (the CLI) -----------------------------------------------------------------
+
+    def add_abp(self, dev_eui: str, dev_addr: str, nwkskey: bytes, appskey: bytes) -> None:
+        dev_eui, dev_addr = _hexid(dev_eui, 8, "DevEUI"), _hexid(dev_addr, 4, "DevAddr")
+        check_key(nwkskey, "NwkSKey")
+        check_key(appskey, "AppSKey")
+        self._insert(
+            "INSERT INTO devices (dev_eui, activation, dev_addr, nwkskey, appskey, created_at) VALUES (?,?,?,?,?,?)",
+            (dev_eui, "abp", dev_addr, nwkskey, appskey, time.time()),
+            dev_eui,
+        )
+
+    def add_otaa(self, dev_eui: str, join_eui: str, app_key: bytes) -> None:
+        dev_eui, join_eui = _hexid(dev_eui, 8, "DevEUI"), _hexid(join_eui, 8, "JoinEUI")
+        check_key(app_key, "AppKey")
+        self._insert(
+            "INSERT INTO devices (dev_eui, activation, join_eui, app_key, created_at) VALUES (?,?,?,?,?)",
+            (dev_eui, "otaa", join_eui, app_key, time.time()),
+            dev_eui,
+        )
+
+    def _insert(self, sql: str, params: tuple[object, ...], dev_eui: str) -> None:
+        try:
+            with self._lock:
+                self._db.execute(sql, params)
+        except sqlite3.IntegrityError:
+            raise RegistryError("device %s is already registered; remove it first" % dev_eui) from None
+        self.refresh()
+
+    def remove(self, dev_eui: str) -> bool:
+        dev_eui = _hexid(dev_eui, 8, "DevEUI")
+        with self._tx():
+            n = self._db.execute("DELETE FROM devices WHERE dev_eui = ?", (dev_eui,)).rowcount
+            self._db.execute("DELETE FROM dev_nonces WHERE dev_eui = ?", (dev_eui,))
+            self._db.execute("DELETE FROM commands WHERE dev_eui = ?", (dev_eui,))
+        self.refresh()
+        return n > 0
+
+    def devices(self) -> list[dict[str, object]]:
+        """Every device without its keys, for listings."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT dev_eui, activation, join_eui, dev_addr, fcnt_up_next, fcnt_down_next, last_seq"
+                " FROM devices ORDER BY dev_eui"
+            ).fetchall()
+        keys = ("dev_eui", "activation", "join_eui", "dev_addr", "fcnt_up_next", "fcnt_down_next", "last_seq")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def queue_command(self, dev_eui: str, fport: int, payload: bytes) -> None:
+        """Leave a downlink for the running agent (``edge gateway device command``)."""
+        dev_eui = _hexid(dev_eui, 8, "DevEUI")
+        if not 1 <= fport <= 223:
+            raise RegistryError("FPort must be 1..223")
+        with self._tx():
+            if self._db.execute("SELECT 1 FROM devices WHERE dev_eui = ?", (dev_eui,)).fetchone() is None:
+                raise RegistryError("device %s is not registered" % dev_eui)
+            self._db.execute(
+                "INSERT INTO commands (dev_eui, fport, payload, created_at) VALUES (?,?,?,?)",
+                (dev_eui, fport, payload, time.time()),
+            )
+
+    def take_commands(self) -> list[tuple[str, int, bytes]]:
+        """The waiting operator downlinks, oldest first, removed from the file as they are taken."""
+        with self._tx():
+            rows = self._db.execute("SELECT id, dev_eui, fport, payload FROM commands ORDER BY id").fetchall()
+            if rows:
+                self._db.execute("DELETE FROM commands WHERE id <= ?", (rows[-1][0],))
+        return [(eui, fport, bytes(data)) for _, eui, fport, data in rows]
+
+    # ---- the ingest path ------------------------------------------------------------------------
+
+    def sessions_for(self, dev_addr: bytes) -> list[Session]:
+        return self._by_addr.get(dev_addr, [])
+
+    def session(self, dev_eui: str) -> Session | None:
+        return self._by_eui.get(dev_eui)
+
+    def otaa_device(self, dev_eui: str) -> OtaaDevice | None:
+        return self._otaa.get(dev_eui)
+
+    @staticmethod
+    def counter_rows(sessions: Iterable[Session]) -> list[CounterRow]:
+        """A snapshot of the sessions' counters, to save now or on the commit thread; clears dirty."""
+        rows = []
+        for s in sessions:
+            rows.append((s.fcnt_up_next, max(s.fcnt_down_saved, s.fcnt_down_next), s.last_seq, s.dev_eui))
+            s.dirty = False
+        return rows
+
+    def save_counters(self, sessions: Iterable[Session]) -> None:
+        """Write the counters of the given sessions in one durable transaction."""
+        self.save_rows(self.counter_rows(sessions))
+
+    def save_rows(self, rows: list[CounterRow]) -> None:
+        if not rows:
+            return
+        with self._tx():
+            self._db.executemany(
+                "UPDATE devices SET fcnt_up_next = ?, fcnt_down_next = ?, last_seq = ? WHERE dev_eui = ?", rows
+            )
+
+    def accept_join(self, dev_eui: str, dev_nonce: int, net_id: int) -> tuple[int, bytes] | None:
+        """Record a DevNonce and reserve a JoinNonce and DevAddr; None when the DevNonce was used before.
+
+        Returns (join_nonce, dev_addr). Call `activate` once the session keys are derived.
+        """
+        with self._tx():
+            try:
+                self._db.execute(
+                    "INSERT INTO dev_nonces (dev_eui, dev_nonce, used_at) VALUES (?,?,?)",
+                    (dev_eui, dev_nonce, time.time()),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            row = self._db.execute("SELECT join_nonce FROM devices WHERE dev_eui = ?", (dev_eui,)).fetchone()
+            join_nonce = (row[0] + 1) & 0xFFFFFF
+            self._db.execute("UPDATE devices SET join_nonce = ? WHERE dev_eui = ?", (join_nonce, dev_eui))
+        return join_nonce, self._new_dev_addr(net_id)
+
+    def activate(self, dev_eui: str, dev_addr: bytes, nwkskey: bytes, appskey: bytes) -> Session:
+        """Install a fresh OTAA session (counters from zero), durably, and index it."""
+        old = self._by_eui.get(dev_eui)
+        last_seq = old.last_seq if old else None
+        with self._tx():
+            self._db.execute(
+                "UPDATE devices SET dev_addr = ?, nwkskey = ?, appskey = ?, fcnt_up_next = 0, fcnt_down_next = 0"
+                " WHERE dev_eui = ?",
+                (dev_addr.hex(), nwkskey, appskey, dev_eui),
+            )
+        self._unindex(dev_eui)
+        s = Session(dev_eui, dev_addr, nwkskey, appskey, 0, 0, last_seq)
+        self._index(s)
+        return s
+
+    def _new_dev_addr(self, net_id: int) -> bytes:
+        ntype = net_id >> 21
+        nwkid_bits = _NWKID_BITS[ntype]
+        prefix_bits = ntype + 1 + nwkid_bits
+        prefix = (((1 << ntype) - 1) << 1 << nwkid_bits) | (net_id & ((1 << nwkid_bits) - 1))
+        for _ in range(1000):
+            addr = (prefix << (32 - prefix_bits)) | secrets.randbits(32 - prefix_bits)
+            b = addr.to_bytes(4, "big")
+            if b not in self._by_addr:
+                return b
+        raise RegistryError("no free DevAddr found for NetID %06x" % net_id)
+
+    # ---- in-memory index ------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Reload devices when another connection changed the file; True when it did.
+
+        In-memory counters that are ahead of the file (not yet saved) are kept.
+        """
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            rows = self._db.execute(
+                "SELECT dev_eui, activation, join_eui, app_key, dev_addr, nwkskey, appskey,"
+                " fcnt_up_next, fcnt_down_next, last_seq FROM devices"
+            ).fetchall()
+        old = self._by_eui
+        self._by_addr, self._by_eui, self._otaa = {}, {}, {}
+        for eui, activation, join_eui, app_key, addr, nwk, app, up, down, last_seq in rows:
+            if activation == "otaa":
+                self._otaa[eui] = OtaaDevice(eui, join_eui, bytes(app_key))
+            if addr is None or nwk is None:
+                continue
+            s = Session(eui, bytes.fromhex(addr), bytes(nwk), bytes(app), up, down, last_seq, down)
+            prev = old.get(eui)
+            if prev is not None and prev.dev_addr == s.dev_addr and prev.nwkskey == s.nwkskey:
+                s = prev  # keep the live object and its unsaved counters
+                s.fcnt_up_next, s.fcnt_down_next = max(s.fcnt_up_next, up), max(s.fcnt_down_next, down)
+                s.fcnt_down_saved = max(s.fcnt_down_saved, down)
+            self._index(s)
+        return True
+
+    def _index(self, s: Session) -> None:
+        self._by_eui[s.dev_eui] = s
+        self._by_addr.setdefault(s.dev_addr, []).append(s)
+
+    def _unindex(self, dev_eui: str) -> None:
+        s = self._by_eui.pop(dev_eui, None)
+        if s is not None:
+            lst = self._by_addr.get(s.dev_addr, [])
+            if s in lst:
+                lst.remove(s)
+            if not lst:
+                self._by_addr.pop(s.dev_addr, None)
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self._lock.release()

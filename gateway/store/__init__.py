@@ -1,0 +1,1 @@
+"""The gateway's durable reading buffer (SQLite, WAL). See docs/gateway-forward.md."""

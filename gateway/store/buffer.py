@@ -1,0 +1,557 @@
+"""The durable reading buffer: SQLite in WAL mode, one row per uplink (or per local-sensor batch).
+
+Life of a row: committed (pending) -> claimed by the forwarder (in flight) -> acknowledged by a
+successful PUBACK -> deleted. The in-flight state lives in memory only, so after a crash or restart
+every row on disk is pending again without a write. Acknowledged rows are deleted in batches
+(``flush``); a crash between the PUBACK and the delete only sends those readings again, which the
+platform drops by the SenML key (resolved name, time). Nothing is deleted before its PUBACK,
+except by eviction (quota, age, disk full), which is counted per device.
+
+Durability: ``PRAGMA synchronous=FULL`` in WAL mode, so a commit returns after the WAL is fsynced
+and a power cut loses nothing that ``commit_uplinks`` returned from; what it can cost is the
+readings still in the caller's group-commit window (never counted as received) and the resending
+of acknowledged-but-not-yet-deleted rows. Design notes and the measured disk writes:
+docs/gateway-forward.md.
+"""
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from gateway.store import codec
+from gateway.store.codec import BadRecord
+from gateway.store.errors import StoreCorrupt, StoreError, StoreFull, translate
+from gateway.store.records import Reading, Uplink
+
+log = logging.getLogger("edge.gateway.store")
+
+__all__ = ["BadRecord", "Claim", "ReadingBuffer", "StoredRow", "BufferStats"]
+
+PAGE_SIZE = 512  # a commit dirties one 4 KiB block plus its WAL frames: small frames (docs/gateway-forward.md)
+WAL_AUTOCHECKPOINT_PAGES = 1000
+JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
+SCHEMA_VERSION = 1
+RESERVE_BYTES = 2 * 1024 * 1024  # disk held back for checkpoint and eviction when the disk fills up
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS device (
+    id INTEGER PRIMARY KEY,
+    eui TEXT NOT NULL UNIQUE,
+    evicted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS reading (
+    id INTEGER PRIMARY KEY,   -- arrival order
+    dev INTEGER NOT NULL,     -- device.id
+    rx INTEGER NOT NULL,      -- received, unix seconds
+    n INTEGER NOT NULL,       -- readings in data
+    data BLOB NOT NULL,       -- codec.encode_readings
+    meta BLOB                 -- codec.encode_uplink, NULL for local sensors
+);
+"""
+
+
+_Row = tuple[str, int, int, bytes, bytes | None]  # (dev_eui, rx, n, data, meta) as inserted
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    id: int
+    dev_eui: str
+    rx: int
+    readings: list[tuple[int, int, dict[str, float]]]  # (seq, t, values)
+
+
+@dataclass(frozen=True)
+class Claim:
+    rows: list[StoredRow]
+    live_rows: int  # how many of rows (the first ones) were live rather than backlog
+
+    @property
+    def ids(self) -> list[int]:
+        return [r.id for r in self.rows]
+
+    @property
+    def readings(self) -> int:
+        return sum(len(r.readings) for r in self.rows)
+
+
+@dataclass
+class BufferStats:
+    pending_readings: int  # stored and not yet acknowledged (includes in flight)
+    pending_rows: int
+    inflight_readings: int
+    oldest_rx: int | None  # receive time of the oldest pending row
+    used_bytes: int  # database pages holding data (free pages and the WAL file excluded)
+    file_bytes: int  # database file plus WAL file on disk
+    per_device: dict[str, int] = field(default_factory=dict)  # pending readings per device
+    evicted: dict[str, int] = field(default_factory=dict)  # readings evicted per device, ever
+
+
+class ReadingBuffer:
+    """Thread-safe: the ingest thread commits, the forwarder claims and acknowledges."""
+
+    def __init__(self, path: str | os.PathLike[str], reserve_bytes: int = RESERVE_BYTES) -> None:
+        self.path = os.fspath(path)
+        self.reserve_bytes = reserve_bytes
+        self._reserve_path = self.path + ".reserve"
+        self._lock = threading.Lock()
+        self.evicted_on_full: dict[str, int] = {}  # readings evicted to make room on a full disk
+        self._listeners: list[Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]] = []
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = self._open()
+            self._load_state()
+            self._reserve()
+        except sqlite3.Error as e:
+            if self._db is not None:
+                self._db.close()
+            raise translate(e, "opening " + self.path) from e
+
+    # -- opening -------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        self._db = db
+        db.execute("PRAGMA page_size=%d" % PAGE_SIZE)  # takes effect only on a new file
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError("%s: cannot use WAL journal mode (got %s)" % (self.path, mode))
+        db.execute("PRAGMA synchronous=FULL")
+        # Debian builds SQLite with secure_delete on (freed content zeroed). Readings are not
+        # secrets and the file is the agent's own (mode 0700 directory): no zeroing.
+        db.execute("PRAGMA secure_delete=OFF")
+        db.execute("PRAGMA wal_autocheckpoint=%d" % WAL_AUTOCHECKPOINT_PAGES)
+        db.execute("PRAGMA journal_size_limit=%d" % JOURNAL_SIZE_LIMIT)
+        check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if check != "ok":
+            raise StoreCorrupt("%s fails SQLite's integrity check: %s" % (self.path, check))
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise StoreError("%s has schema version %d; this agent knows %d" % (self.path, version, SCHEMA_VERSION))
+        db.executescript(_SCHEMA)
+        db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+        self._page_size: int = db.execute("PRAGMA page_size").fetchone()[0]  # an older file keeps its own
+        return db
+
+    def _load_state(self) -> None:
+        db = self._conn()
+        self._dev_ids: dict[str, int] = {}
+        self._dev_euis: dict[int, str] = {}
+        self._evicted: dict[str, int] = {}
+        for dev_id, eui, evicted in db.execute("SELECT id, eui, evicted FROM device"):
+            self._dev_ids[eui] = dev_id
+            self._dev_euis[dev_id] = eui
+            self._evicted[eui] = evicted
+        self._pending: dict[str, int] = {}
+        self._pending_rows = 0
+        for dev_id, count, rows in db.execute("SELECT dev, sum(n), count(*) FROM reading GROUP BY dev"):
+            self._pending[self._dev_euis[dev_id]] = count
+            self._pending_rows += rows
+        top = db.execute("SELECT max(id) FROM reading").fetchone()[0] or 0
+        self._next_id = top + 1
+        self._high = top  # rows above this id are live: they arrived after the previous claim
+        self._scan = 0  # backlog scan position: rows at or below it are claimed or gone
+        self._inflight: dict[int, tuple[int, str]] = {}  # row id -> (readings, device), claimed, unresolved
+        self._acked: list[int] = []  # acknowledged, to delete at the next flush
+        self._acked_rows: set[int] = set()
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("%s is closed" % self.path)
+        return self._db
+
+    # -- ingest --------------------------------------------------------------------------------
+    def commit_uplinks(self, items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> None:
+        """Store uplinks with their readings in one transaction; returns when it is on disk.
+
+        An item with uplink None stores readings of local sensors (no radio metadata); its
+        readings may belong to several devices. Raises BadRecord (nothing stored) for an invalid
+        item and a StoreError subclass (StoreFull, StoreReadOnly, StoreCorrupt, ...) when SQLite fails.
+
+        When the disk is full, the oldest pending readings make room: the WAL is checkpointed and
+        truncated, at least twice as many rows as this commit brings are evicted (counted per device,
+        see evicted_on_full), and the commit is tried once more; StoreFull if that fails too.
+        """
+        rows = self._encode(items)
+        try:
+            self.insert_raw(rows)
+        except StoreFull as full:
+            try:
+                self._make_room(len(rows))
+                self.insert_raw(rows)
+            except StoreError:
+                raise full from None
+        self._reserve()
+        for listener in self._listeners:
+            try:
+                listener(items)
+            except Exception:  # an observer (health, alerts) must never undo or block a commit
+                log.exception("buffer listener failed")
+
+    def _reserve(self) -> None:
+        """Hold RESERVE bytes of disk in a file beside the database, to give back when the disk fills up."""
+        if self.reserve_bytes <= 0 or os.path.exists(self._reserve_path):
+            return
+        try:
+            with open(self._reserve_path, "wb") as f:
+                f.write(bytes(self.reserve_bytes))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:  # no room for it now: try again after the next commit
+            try:
+                os.remove(self._reserve_path)
+            except OSError:
+                pass
+
+    def _make_room(self, rows: int) -> None:
+        try:  # the reserve gives the checkpoint and the deletions room to work
+            os.remove(self._reserve_path)
+        except OSError:
+            pass
+        with self._lock:
+            try:
+                self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as e:
+                raise translate(e, "checkpointing " + self.path) from e
+        evicted = self.evict(rows=max(64, 2 * rows))
+        with self._lock:
+            try:  # move the deletions into the database file so the WAL has room again
+                self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as e:
+                raise translate(e, "checkpointing " + self.path) from e
+        for eui, n in evicted.items():
+            self.evicted_on_full[eui] = self.evicted_on_full.get(eui, 0) + n
+        log.error("disk full under %s: evicted %d oldest readings to keep receiving", self.path, sum(evicted.values()))
+
+    def add_listener(self, fn: Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]) -> None:
+        """Call fn(items) after each durable commit_uplinks (in the committing thread: keep it quick)."""
+        self._listeners.append(fn)
+
+    def insert_raw(self, rows: Sequence[_Row]) -> None:
+        """Insert already encoded rows (dev_eui, rx, n, data, meta) in one durable transaction."""
+        if not rows:
+            return
+        with self._lock:
+            db = self._conn()
+            first = self._next_id
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    params = [
+                        (first + i, self._device_id(db, eui), rx, n, data, meta)
+                        for i, (eui, rx, n, data, meta) in enumerate(rows)
+                    ]
+                    # acknowledged rows ride along, deleted first: the inserts then reuse the pages
+                    # the deletes freed, already written in this transaction, and the disk sees one
+                    # sync instead of two (docs/gateway-forward.md, bench (c))
+                    deleted = self._acked
+                    db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in deleted))
+                    db.executemany("INSERT INTO reading (id, dev, rx, n, data, meta) VALUES (?,?,?,?,?,?)", params)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    self._forget_uncommitted_devices(db)
+                    raise
+            except sqlite3.Error as e:
+                raise translate(e, "storing %d rows in %s" % (len(rows), self.path)) from e
+            if deleted:
+                self._acked = []
+                self._acked_rows.clear()
+            self._next_id = first + len(rows)
+            self._pending_rows += len(rows)
+            for eui, _, n, _, _ in rows:
+                self._pending[eui] = self._pending.get(eui, 0) + n
+
+    def commit_local(self, readings: Sequence[Reading]) -> None:
+        """Store readings of sensors attached to the gateway (same as commit_uplinks([(None, readings)]))."""
+        self.commit_uplinks([(None, readings)])
+
+    @staticmethod
+    def _encode(items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> list[_Row]:
+        now = int(time.time())
+        out: list[_Row] = []
+        for uplink, readings in items:
+            if not readings:
+                continue
+            if uplink is not None:
+                codec.check_eui("uplink dev_eui", uplink.dev_eui)
+                for r in readings:
+                    if r.dev_eui != uplink.dev_eui:
+                        raise BadRecord("reading of %s inside an uplink of %s" % (r.dev_eui, uplink.dev_eui))
+                rx = int(uplink.received_at)
+                out.append(
+                    (
+                        uplink.dev_eui,
+                        rx,
+                        len(readings),
+                        codec.encode_readings(rx, readings),
+                        codec.encode_uplink(uplink),
+                    )
+                )
+                continue
+            by_dev: dict[str, list[Reading]] = {}
+            for r in readings:
+                codec.check_eui("reading dev_eui", r.dev_eui)
+                by_dev.setdefault(r.dev_eui, []).append(r)
+            for eui, rs in by_dev.items():
+                out.append((eui, now, len(rs), codec.encode_readings(now, rs), None))
+        return out
+
+    def _device_id(self, db: sqlite3.Connection, eui: str) -> int:
+        dev_id = self._dev_ids.get(eui)
+        if dev_id is None:
+            dev_id = db.execute("INSERT INTO device (eui) VALUES (?)", (eui,)).lastrowid
+            assert dev_id is not None
+            self._dev_ids[eui] = dev_id
+            self._dev_euis[dev_id] = eui
+        return dev_id
+
+    def _forget_uncommitted_devices(self, db: sqlite3.Connection) -> None:
+        try:
+            known = {eui for (eui,) in db.execute("SELECT eui FROM device")}
+        except sqlite3.Error:
+            return
+        for eui in [e for e in self._dev_ids if e not in known]:
+            self._dev_euis.pop(self._dev_ids.pop(eui), None)
+
+    # -- forwarding ------------------------------------------------------------------------------
+    def claim(self, max_readings: int) -> Claim | None:
+        """Claim rows for one batch: live rows first (arrived since the previous claim, oldest
+        first), then the backlog in arrival order (oldest first for each device). Live rows that do
+        not fit join the backlog. Claimed rows stay in flight until ack() or release(). At least
+        one row is claimed when any is available, even if it alone holds more than max_readings."""
+        with self._lock:
+            db = self._conn()
+            rows: list[StoredRow] = []
+            try:
+                count, _ = self._take(db, self._high, None, rows, 0, max_readings)
+                live = len(rows)
+                if count < max_readings and self._scan < self._high:
+                    _, self._scan = self._take(db, self._scan, self._high, rows, count, max_readings)
+            except sqlite3.Error as e:
+                raise translate(e, "reading the backlog of " + self.path) from e
+            self._high = self._next_id - 1
+            if not rows:
+                return None
+            return Claim(rows, live)
+
+    def _take(self, db, after: int, upto: int | None, rows, count: int, max_readings: int) -> tuple[int, int]:
+        """Append unclaimed rows with after < id <= upto to rows; returns (readings, scan position)."""
+        while count < max_readings:
+            limit = max(16, min(2000, max_readings - count))
+            params: tuple[int, ...] = (after,) if upto is None else (after, upto)
+            sql = "id > ?" if upto is None else "id > ? AND id <= ?"
+            batch = db.execute(
+                "SELECT id, dev, rx, n, data FROM reading WHERE %s ORDER BY id LIMIT %d" % (sql, limit), params
+            ).fetchall()
+            if not batch:
+                return count, after if upto is None else upto
+            for row_id, dev, rx, n, data in batch:
+                if row_id in self._inflight or row_id in self._acked_rows:
+                    after = row_id
+                    continue
+                if rows and count + n > max_readings:
+                    return count, after  # does not fit: left for the next claim
+                after = row_id
+                eui = self._dev_euis[dev]
+                rows.append(StoredRow(row_id, eui, rx, codec.decode_readings(rx, data)))
+                self._inflight[row_id] = (n, eui)
+                count += n
+        return count, after
+
+    def ack(self, ids: Iterable[int]) -> None:
+        """The broker acknowledged these rows: forget them (deleted at the next flush)."""
+        with self._lock:
+            for row_id in ids:
+                entry = self._inflight.pop(row_id, None)
+                if entry is None or row_id in self._acked_rows:
+                    continue
+                n, eui = entry
+                self._acked.append(row_id)
+                self._acked_rows.add(row_id)
+                self._pending_rows -= 1
+                self._pending[eui] = self._pending.get(eui, 0) - n
+
+    def release(self, ids: Iterable[int]) -> None:
+        """Publishing these rows failed: they become pending again and are claimed as backlog."""
+        with self._lock:
+            lowest = None
+            for row_id in ids:
+                if self._inflight.pop(row_id, None) is not None:
+                    lowest = row_id if lowest is None else min(lowest, row_id)
+            if lowest is not None:
+                self._scan = min(self._scan, lowest - 1)
+
+    def release_all(self) -> None:
+        with self._lock:
+            self._inflight.clear()
+            self._scan = 0
+
+    def flush(self) -> int:
+        """Delete the acknowledged rows in one transaction; returns how many were deleted."""
+        with self._lock:
+            return self._flush_locked(self._conn())
+
+    def _flush_locked(self, db: sqlite3.Connection) -> int:
+        if not self._acked:
+            return 0
+        ids = self._acked
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in ids))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            raise translate(e, "deleting %d forwarded rows from %s" % (len(ids), self.path)) from e
+        self._acked = []
+        self._acked_rows.clear()
+        return len(ids)
+
+    # -- capacity --------------------------------------------------------------------------------
+    def evict(
+        self, *, max_bytes: int | None = None, max_age_s: float | None = None, now: float | None = None, rows: int = 0
+    ) -> dict[str, int]:
+        """Delete the oldest pending rows that are not in flight: all received before now - max_age_s,
+        then enough to bring the used bytes under max_bytes, then at least `rows` more (used when
+        the disk is full). Returns readings evicted per device (also added to the persisted
+        per-device eviction counters)."""
+        with self._lock:
+            db = self._conn()
+            try:
+                self._flush_locked(db)
+                victims: list[tuple[int, int, int]] = []  # (id, dev, n)
+                if max_age_s is not None:
+                    cutoff = int((time.time() if now is None else now) - max_age_s)
+                    victims += self._oldest(db, lambda rx, i: rx < cutoff)
+                want = rows
+                if max_bytes is not None:
+                    used = self._used_bytes(db)
+                    if used > max_bytes and self._pending_rows:
+                        per_row = max(1, used // max(1, self._pending_rows))
+                        want = max(want, (used - max_bytes) // per_row + 1)
+                if want > len(victims):
+                    skip = {v[0] for v in victims}
+                    more = self._oldest(db, lambda rx, i: True, limit=want - len(victims), skip=skip)
+                    victims += more
+                if not victims:
+                    return {}
+                return self._delete_victims(db, victims)
+            except sqlite3.Error as e:
+                raise translate(e, "evicting old readings from " + self.path) from e
+
+    def _oldest(self, db, keep_going, limit: int | None = None, skip: frozenset[int] | set[int] = frozenset()):
+        out: list[tuple[int, int, int]] = []
+        last = 0
+        while limit is None or len(out) < limit:
+            batch = db.execute(
+                "SELECT id, dev, n, rx FROM reading WHERE id > ? ORDER BY id LIMIT 1000", (last,)
+            ).fetchall()
+            if not batch:
+                break
+            for row_id, dev, n, rx in batch:
+                last = row_id
+                if not keep_going(rx, row_id):
+                    return out
+                if row_id in self._inflight or row_id in skip:
+                    continue
+                out.append((row_id, dev, n))
+                if limit is not None and len(out) >= limit:
+                    return out
+        return out
+
+    def _delete_victims(self, db, victims) -> dict[str, int]:
+        per_dev: dict[str, int] = {}
+        for _, dev, n in victims:
+            eui = self._dev_euis[dev]
+            per_dev[eui] = per_dev.get(eui, 0) + n
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM reading WHERE id = ?", ((v[0],) for v in victims))
+            db.executemany(
+                "UPDATE device SET evicted = evicted + ? WHERE eui = ?", ((n, eui) for eui, n in per_dev.items())
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self._pending_rows -= len(victims)
+        for eui, n in per_dev.items():
+            self._pending[eui] = self._pending.get(eui, 0) - n
+            self._evicted[eui] = self._evicted.get(eui, 0) + n
+        return per_dev
+
+    def _used_bytes(self, db) -> int:
+        # pages holding data; the WAL (bounded by JOURNAL_SIZE_LIMIT after checkpoints) is apart
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pages - free) * self._page_size
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except OSError:
+            return 0
+
+    # -- metrics ---------------------------------------------------------------------------------
+    def stats(self) -> BufferStats:
+        with self._lock:
+            db = self._conn()
+            try:
+                oldest = db.execute("SELECT rx FROM reading ORDER BY id LIMIT 1").fetchone()
+                used = self._used_bytes(db)
+            except sqlite3.Error as e:
+                raise translate(e, "reading statistics of " + self.path) from e
+            try:
+                file_bytes = os.path.getsize(self.path) + self._wal_bytes()
+            except OSError:
+                file_bytes = 0
+            return BufferStats(
+                pending_readings=sum(self._pending.values()),
+                pending_rows=self._pending_rows,
+                inflight_readings=sum(n for n, _ in self._inflight.values()),
+                oldest_rx=oldest[0] if oldest else None,
+                used_bytes=used,
+                file_bytes=file_bytes,
+                per_device={k: v for k, v in self._pending.items() if v},
+                evicted={k: v for k, v in self._evicted.items() if v},
+            )
+
+    def uplink_of(self, row_id: int) -> Uplink | None:
+        """The uplink a stored row came from (None for local readings or a row that is gone)."""
+        with self._lock:
+            try:
+                row = self._conn().execute("SELECT dev, meta FROM reading WHERE id = ?", (row_id,)).fetchone()
+            except sqlite3.Error as e:
+                raise translate(e, "reading row %d of %s" % (row_id, self.path)) from e
+        if row is None or row[1] is None:
+            return None
+        return codec.decode_uplink(self._dev_euis[row[0]], row[1])
+
+    @property
+    def acked_unflushed(self) -> int:
+        return len(self._acked)
+
+    def close(self) -> None:
+        """Delete what was acknowledged, checkpoint and close. Safe to call twice."""
+        if self._db is None:
+            return
+        try:
+            self.flush()
+            with self._lock:
+                self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError:
+            pass
+        finally:
+            with self._lock:
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None

@@ -1,0 +1,115 @@
+"""One received radio packet (`rxpk` object of PUSH_DATA), validated into a typed record.
+
+Fields used (Semtech PROTOCOL.TXT): tmst (concentrator µs counter at the end of reception, u32),
+freq (MHz), stat (CRC status: 1 OK, -1 failed, 0 no CRC), modu ("LORA"/"FSK"), datr ("SF7BW125"
+for LoRa), codr, rssi (dBm), lsnr (dB), size (bytes), data (base64 PHYPayload), chan, rfch, time.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gateway.udp.errors import BadBase64, BadField
+
+MAX_PHY = 255
+
+
+@dataclass(frozen=True)
+class RxPacket:
+    tmst: int
+    freq_hz: int
+    crc_status: int
+    modulation: str
+    datr: str
+    codr: str
+    rssi: float
+    snr: float
+    phy: bytes
+    rfch: int
+    time_unix: float | None = None  # concentrator's UTC time at the end of reception, when it sent one
+
+    @property
+    def bw_hz(self) -> int:
+        """Bandwidth from datr ("SF9BW125" -> 125000), 0 when not LoRa."""
+        at = self.datr.find("BW")
+        return int(self.datr[at + 2 :]) * 1000 if at > 0 and self.datr[at + 2 :].isdigit() else 0
+
+    @property
+    def sf(self) -> int:
+        """Spreading factor from datr ("SF9BW125" -> 9), 0 when not LoRa."""
+        if not self.datr.startswith("SF"):
+            return 0
+        end = self.datr.find("BW")
+        return int(self.datr[2:end]) if end > 2 and self.datr[2:end].isdigit() else 0
+
+
+def _num(obj: dict[str, Any], key: str, default: float | None = None) -> float:
+    value = obj.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadField("rxpk.%s must be a number" % key)
+    return value
+
+
+def _utc_time(value: Any) -> float | None:
+    """rxpk.time (ISO 8601 UTC, e.g. "2013-03-31T16:21:17.528002Z") as unix seconds.
+
+    The field is optional and only a timestamp: a malformed one is treated as absent, and the
+    packet keeps its data (the agent falls back to its own clock).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.timestamp() if dt.tzinfo is not None else None
+
+
+def parse_rxpk(obj: Any) -> RxPacket:
+    if not isinstance(obj, dict):
+        raise BadField("rxpk entry is not an object")
+    data = obj.get("data")
+    if not isinstance(data, str):
+        raise BadField("rxpk.data missing or not a string")
+    if len(data) % 4:
+        data += "=" * (-len(data) % 4)  # some forwarders omit the padding
+    try:
+        phy = binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError) as e:
+        raise BadBase64("rxpk.data: %s" % e) from None
+    size = obj.get("size", len(phy))
+    if size != len(phy):
+        raise BadBase64("rxpk.size %r but data holds %d bytes" % (size, len(phy)))
+    if len(phy) > MAX_PHY:
+        raise BadField("rxpk of %d bytes exceeds %d" % (len(phy), MAX_PHY))
+    tmst = _num(obj, "tmst", 0)
+    if not isinstance(tmst, int) or not 0 <= tmst <= 0xFFFFFFFF:
+        raise BadField("rxpk.tmst must be an unsigned 32-bit integer")
+    freq = _num(obj, "freq")
+    if not 100.0 <= freq <= 3000.0:
+        raise BadField("rxpk.freq %r MHz out of range" % freq)
+    stat = _num(obj, "stat", 1)
+    datr = obj.get("datr", "")
+    if not isinstance(datr, (str, int)):
+        raise BadField("rxpk.datr must be a string (LoRa) or a number (FSK)")
+    modu = obj.get("modu", "LORA")
+    codr = obj.get("codr", "")
+    rfch = obj.get("rfch", 0)
+    if not isinstance(modu, str) or not isinstance(codr, str) or not isinstance(rfch, int):
+        raise BadField("rxpk.modu/codr must be strings, rfch an integer")
+    return RxPacket(
+        tmst=tmst,
+        freq_hz=int(round(freq * 1e6)),
+        crc_status=int(stat),
+        modulation=modu,
+        datr=str(datr),
+        codr=codr,
+        rssi=float(_num(obj, "rssi", 0)),
+        snr=float(_num(obj, "lsnr", 0)),
+        phy=phy,
+        rfch=rfch,
+        time_unix=_utc_time(obj.get("time")),
+    )

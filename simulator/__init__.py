@@ -1,0 +1,1 @@
+# The simulator. simulator/devices/ holds MicroPython-compatible emulators; the rest is CPython.

@@ -1,0 +1,40 @@
+# Emulator of the Sensor.Community DNMS on I2C: calculate-LEQ closes an interval, data-ready
+# follows after the computation time, LAeq/LAmin/LAmax as float words with CRC, version string.
+# Facts as in drivers/dnms.py; the computation time is our assumption (the firmware gives none).
+import struct
+
+from simulator.devices.base import SensirionEmulator
+
+_COMPUTE_MS = 30
+
+
+class DNMSEmulator(SensirionEmulator):
+    ADDRESS = 0x55
+    QUANTITIES = {"laeq": (25.0, 125.0, 0.0001), "lamin": (25.0, 125.0, 0.0001), "lamax": (25.0, 125.0, 0.0001)}
+
+    def __init__(self, clock=None, version="DNMS T4.0 5.4"):
+        super().__init__(clock)
+        self.set(laeq=45.0, lamin=40.0, lamax=60.0)
+        self.version = version
+        self._computed_at = None  # when the LEQ of the closed interval is ready
+        self.intervals = 0
+
+    def on_command(self, cmd, data):
+        if cmd == 0x0003:
+            self._computed_at = self.clock.ticks_add(self.now(), _COMPUTE_MS)
+            self.intervals += 1
+        elif cmd == 0x0004:
+            ready = self._computed_at is not None and self.since(self._computed_at) >= 0
+            self.answer((1 if ready else 0,))
+        elif cmd == 0x0005:
+            words = []
+            for name in ("laeq", "lamin", "lamax"):
+                b = struct.pack(">f", self.values[name])
+                words.append((b[0] << 8) | b[1])
+                words.append((b[2] << 8) | b[3])
+            self.answer(words)
+            self._computed_at = None
+        elif cmd == 0x0002:
+            self.answer_text(self.version)
+        elif cmd == 0x0001:
+            self._computed_at = None

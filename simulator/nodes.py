@@ -1,0 +1,297 @@
+"""Virtual nodes: the real firmware (firmware.app.Node) on the firmware issue's virtual HAL.
+
+Per node: a VirtualHAL on the run's shared VirtualClock (its NodeClock never runs behind the shared
+time), the driver emulators of simulator/devices/ on its I2C bus and UART, its counter pins, and
+the LoRa-E5 modem emulator whose frames go to the runner's radio model.
+
+``Fleet.run_until(ms)`` walks one time line: every node's next step (``Node.step()`` returns the ms
+until it wants to run again) and every physical event (environment values set on the emulators
+before each interval's sampling window, counter passages as pin edges at their own times) are
+taken in time order, with the shared clock advanced to each, so a counter driver debounces real
+edges and all nodes agree on time.
+
+Faults: ``sensor_fault`` maps the scenario's crc/stuck/absent onto the emulator modes
+checksum/stuck/nack. ``power(False)`` cuts the node: RTC memory and the modem session go, flash
+stays, and the readings still waiting for their datalog batch are lost (reported to on_lost,
+docs/firmware.md); ``power(True)`` boots a new firmware Node on the same HAL. ``NodeReset`` out of
+a step (reboot command, watchdog, deep sleep) boots a new Node as main.py would.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from edge import payload, vocab
+from edge.clock import VirtualClock
+from firmware.app import Node as FirmwareApp
+from firmware.config import Config, load_board
+from gateway import lorawan
+from simulator.devices.pins import PASSAGE_IN, PASSAGE_OUT
+from simulator.environment import World
+from simulator.modem.e5 import LoRaE5Emulator
+from simulator.node_hal import NodeReset, VirtualHAL
+from simulator.scenario import Node as NodeSpec
+from simulator.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# sensor type -> (emulator module, class); counters have no emulator: their pins are driven here.
+EMULATORS = {
+    "sds011": ("simulator.devices.sds011", "SDS011Emulator"),
+    "pms5003": ("simulator.devices.pms5003", "PMS5003Emulator"),
+    "sps30": ("simulator.devices.sps30", "SPS30Emulator"),
+    "sht3x": ("simulator.devices.sht3x", "SHT3xEmulator"),
+    "sht4x": ("simulator.devices.sht4x", "SHT4xEmulator"),
+    "bme280": ("simulator.devices.bme280", "BME280Emulator"),
+    "dnms": ("simulator.devices.dnms", "DNMSEmulator"),
+    "pcb_db": ("simulator.devices.pcb_db", "DecibelMeterEmulator"),
+}
+UART_SENSORS = ("sds011", "pms5003")
+FAULT_MODE = {"crc": "checksum", "stuck": "stuck", "absent": "nack"}
+PULSE_MS = 20
+BEAM_STEP_MS = 100
+
+
+def emulator_class(sensor: str) -> Any:
+    module, cls = EMULATORS[sensor]
+    return getattr(importlib.import_module(module), cls)
+
+
+@dataclass
+class Wiring:
+    """What the runner gives the nodes."""
+
+    world: World
+    sf: dict[str, int]  # spreading factor per node, from the radio model
+    workdir: Path
+    on_reading: Callable[[str, int, int, dict[str, float]], None]
+    on_frame: Callable[[str, bytes, int, int, int, list[int]], None]
+    on_lost: Callable[[str, list[int], str], None]
+
+
+class FirmwareNode:
+    """One node: HAL, emulators, modem and the firmware application."""
+
+    def __init__(self, spec: NodeSpec, sc: Scenario, clock: VirtualClock, wiring: Wiring, fleet: Fleet) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.sc = sc
+        self.w = wiring
+        self.fleet = fleet
+        self.data_dir = str(wiring.workdir / "nodes" / spec.name)
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)  # the flash filesystem, made at provisioning
+        self.cfg = self._config()
+        self.hal = VirtualHAL(clock, self.cfg.board)
+        self.clock = self.hal.clock  # this node's NodeClock
+        if spec.rtc_offset_s:
+            self.hal.set_time(self.clock.time() + spec.rtc_offset_s)  # an RTC nobody has set yet
+        seed = random.Random("%d:modem:%s" % (sc.seed, spec.name)).randrange(1 << 30)
+        self.modem = LoRaE5Emulator(self.clock, radio=self._radio, seed=seed)
+        self.hal.attach_uart("modem", self.modem)
+        self.hal.modem = self.modem  # power_loss() resets the modem's session
+        self.emulators: dict[str, Any] = {}
+        for s in spec.sensors:
+            if s in EMULATORS:
+                emu = emulator_class(s)(clock=self.clock)
+                if s in UART_SENSORS:
+                    self.hal.attach_uart("pm", emu)
+                else:
+                    self.hal.i2c("0").attach(emu)
+                self.emulators[s] = emu
+        self.powered = True
+        self.app: FirmwareApp | None = None
+        self.boots = 0
+        self.last_seq = 0
+        self._planned_index = 0
+
+    def _config(self) -> Config:
+        lw = {"dev_eui": self.spec.dev_eui, "join_eui": self.spec.join_eui, "app_key": self.spec.app_key,
+              "dr": 12 - self.w.sf[self.name]}  # fmt: skip
+        sensors: list[dict[str, Any]] = []
+        for s in self.spec.sensors:
+            entry: dict[str, Any] = {"type": s}
+            if s in UART_SENSORS:
+                entry["uart"] = "pm"
+            elif s in EMULATORS:
+                entry["i2c"] = "0"
+            sensors.append(entry)
+        data = {"node_id": self.name, "board": self.spec.board, "lorawan": lw, "interval_s": self.spec.interval_s,
+                "sensors": sensors, "datalog": {"dir": self.data_dir}}  # fmt: skip
+        return Config(json.loads(json.dumps(data)), load_board(self.spec.board, str(ROOT / "hw")))
+
+    # ---------------------------------------------------------------- the physical world
+
+    def plan_next_interval(self) -> int:
+        """Schedule the world's events of this node's next interval; the ms its planning is due again."""
+        sc, iv = self.sc, self.spec.interval_s
+        end_unix = (sc.start_unix // iv + 1 + self._planned_index) * iv
+        self._planned_index += 1
+        start_ms = max(0, (end_unix - iv - sc.start_unix) * 1000)
+        end_ms = (end_unix - sc.start_unix) * 1000
+        truth = self.w.world.sample(self.spec, end_unix - iv / 2, iv)
+        self.fleet.at(start_ms, partial(self._set_values, truth))
+        rng = random.Random("%d:pass:%s:%d" % (sc.seed, self.name, end_unix))
+        span = max(1, end_ms - start_ms - 2000)  # passages end before the interval's count is read
+        if "pulse_counter" in self.spec.sensors:
+            for _ in range(int(truth.get("count_in", 0))):
+                t = start_ms + 1 + rng.randrange(span)
+                self.fleet.at(t, partial(self._drive, "counter_a", 1))
+                self.fleet.at(t + PULSE_MS, partial(self._drive, "counter_a", 0))
+        if "beam_counter" in self.spec.sensors:
+            walks = [PASSAGE_IN] * int(truth.get("count_in", 0)) + [PASSAGE_OUT] * int(truth.get("count_out", 0))
+            rng.shuffle(walks)
+            slot = span // (len(walks) + 1) if walks else span
+            for i, states in enumerate(walks):  # one passage at a time, each in its own slot
+                t = start_ms + (i + 1) * slot
+                for j, (a, b) in enumerate(states):
+                    self.fleet.at(t + j * BEAM_STEP_MS, partial(self._beam, a, b))
+        return end_ms
+
+    def _set_values(self, truth: dict[str, float]) -> None:
+        for emu in self.emulators.values():
+            emu.set(**{q: v for q, v in truth.items() if q in emu.QUANTITIES})
+
+    def _drive(self, pin: str, level: int) -> None:
+        if self.powered:
+            self.hal.pin(pin).drive(level)
+
+    def _beam(self, a: int, b: int) -> None:
+        if self.powered:
+            pa, pb = self.hal.pin("counter_a"), self.hal.pin("counter_b")
+            if pa.value() != a:
+                pa.drive(a)
+            if pb.value() != b:
+                pb.drive(b)
+
+    # ---------------------------------------------------------------- the firmware
+
+    def boot(self) -> None:
+        self.app = FirmwareApp(self.hal, self.cfg, self.data_dir)
+        self.boots += 1
+
+    def step_until(self, now_ms: int) -> int | None:
+        """Run the firmware's steps due by now_ms; the ms of its next step (None while dark)."""
+        if not self.powered:
+            return None
+        if self.app is None:
+            self.boot()
+        due = self.clock.monotonic_ms()
+        while due <= now_ms:
+            app = self.app
+            assert app is not None
+            try:
+                wait = app.step()
+            except NodeReset:
+                self.boot()
+                wait = 0
+            r = app.last_reading
+            if r is not None and r.get("seq") is not None and r["seq"] > self.last_seq:
+                self.last_seq = int(r["seq"])
+                values = {q: float(v) for q, v in r.items() if q in vocab.BY_NAME}
+                self.w.on_reading(self.name, self.last_seq, int(r["t"]) - self.clock.offset_s, values)
+            due = self.clock.monotonic_ms() + wait
+        return due
+
+    def _radio(self, modem: LoRaE5Emulator, phy: bytes, freq_hz: int, dr: int, start_ms: int, airtime_ms: int) -> None:
+        """The modem sent a frame: find the readings it carries, hand it to the radio model."""
+        seqs: list[int] = []
+        s = modem.session
+        try:
+            frame = lorawan.parse_phy(phy)
+            if s is not None and isinstance(frame, lorawan.DataFrame) and frame.fport == 1:
+                data = frame.decrypt(s.nwkskey, s.appskey, s.fcnt_up - 1)
+                seqs = [int(r["seq"]) for r in payload.decode(data, {"seq": self.last_seq, "t": self.clock.time()})]
+        except (lorawan.LoRaWANError, ValueError):
+            seqs = []
+        self.fleet.listening.add(self)
+        self.w.on_frame(self.name, phy, freq_hz, 12 - dr, start_ms, seqs)
+
+    # ---------------------------------------------------------------- faults
+
+    def power(self, on: bool) -> None:
+        if on and not self.powered:
+            self.powered = True
+            self.app = None  # boots at its next step
+        elif not on and self.powered:
+            pending = [int(r["seq"]) for r in self.app.log._pending] if self.app is not None else []
+            if pending:
+                self.w.on_lost(self.name, pending, "node_power_loss_before_logging")
+            self.powered = False
+            self.app = None
+            self.hal.power_loss()
+
+    def sensor_fault(self, sensor: str, mode: str | None) -> None:
+        emu = self.emulators.get(sensor)
+        if emu is not None:
+            emu.fault(FAULT_MODE[mode] if mode else None)
+
+
+class Fleet:
+    """All nodes of a scenario on one shared time line."""
+
+    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Wiring) -> None:
+        self.clock = clock
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = 0
+        self.listening: set[FirmwareNode] = set()  # nodes whose modem may have a receive window open
+        self.nodes = [FirmwareNode(spec, sc, clock, wiring, self) for spec in sc.nodes]
+        self.by_name = {n.name: n for n in self.nodes}
+        self._chain: dict[str, int] = {}  # node -> token of its live step chain (a power cycle starts a new one)
+        for n in self.nodes:
+            self.at(n.plan_next_interval(), partial(self._replan, n))
+            self._chain[n.name] = 0
+            self.at(0, partial(self._step, n, 0))
+
+    def at(self, ms: int, action: Callable[[], None]) -> None:
+        self._order += 1
+        heapq.heappush(self._heap, (ms, self._order, action))
+
+    def _replan(self, node: FirmwareNode) -> None:
+        self.at(node.plan_next_interval(), partial(self._replan, node))
+
+    def _step(self, node: FirmwareNode, token: int) -> None:
+        if token != self._chain[node.name]:
+            return
+        due = node.step_until(self.clock.monotonic_ms())
+        if due is not None:
+            self.at(due, partial(self._step, node, token))
+
+    def run_until(self, end_ms: int) -> None:
+        """Everything due before end_ms, in time order; the shared clock ends at end_ms."""
+        while self._heap and self._heap[0][0] < end_ms:
+            ms, _, action = heapq.heappop(self._heap)
+            if ms > self.clock.monotonic_ms():
+                self.clock.advance(ms - self.clock.monotonic_ms())
+            action()
+        if end_ms > self.clock.monotonic_ms():
+            self.clock.advance(end_ms - self.clock.monotonic_ms())
+
+    def open_windows(self) -> list[tuple[FirmwareNode, list[int]]]:
+        """(node, receive window ms) of every node waiting for a downlink."""
+        out = []
+        for n in list(self.listening):
+            w = n.modem.rx_windows
+            if w:
+                out.append((n, w))
+            else:
+                self.listening.discard(n)
+        return out
+
+    def power(self, name: str, on: bool) -> None:
+        node = self.by_name[name]
+        was_dark = not node.powered
+        node.power(on)
+        if on and was_dark:
+            self._chain[name] += 1
+            self.at(self.clock.monotonic_ms(), partial(self._step, node, self._chain[name]))
+
+    def sensor_fault(self, name: str, sensor: str, mode: str | None) -> None:
+        self.by_name[name].sensor_fault(sensor, mode)

@@ -1,0 +1,162 @@
+"""``edge gateway init|run|status``: write the config, run the agent, read its counters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+GROUP = "gateway"
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print("error: " + message, file=sys.stderr)
+    return code
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from gateway import config
+
+    path = Path(args.config)
+    if path.exists() and not args.force:
+        return _fail("%s exists; pass --force to overwrite it" % path)
+    if args.interactive or (args.gateway_id is None and sys.stdin.isatty()):
+        from cli.gateway_wizard import interactive_init  # asks an installer, then calls write_config
+
+        return interactive_init(args)
+    if args.gateway_id is None:
+        return _fail("--gateway-id is required (or run init on a terminal, or with --interactive, to be asked)")
+    overrides: dict[str, dict[str, object]] = {"gateway": {"id": args.gateway_id}}
+    if args.udp_bind:
+        overrides["udp"] = {"bind": args.udp_bind}
+    if args.mqtt_url:
+        overrides["mqtt"] = {"url": args.mqtt_url}
+    if args.data_dir:
+        overrides["storage"] = {"data_dir": args.data_dir}
+    text = config.render(overrides)
+    try:
+        config.from_dict(_loads(text))  # never write a file the agent would refuse
+    except config.ConfigError as e:
+        return _fail(str(e))
+    write_config(path, text)
+    print("wrote %s" % path)
+    return EXIT_OK
+
+
+def write_config(path: Path, text: str) -> None:
+    """Replace the config file atomically, mode 0640 (secrets live in their own 0600 files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
+
+
+def _loads(text: str) -> dict[str, object]:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway import config
+    from gateway.agent import Agent
+    from gateway.forward.settings import SettingsError
+    from gateway.registry import RegistryError
+    from gateway.store.errors import StoreError
+
+    level = logging.DEBUG if args.verbose else logging.INFO
+    if args.log_format == "json":
+        from gateway.health.logfmt import json_handler
+
+        logging.basicConfig(level=level, handlers=[json_handler()])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as e:
+        return _fail(str(e))
+    try:
+        agent = Agent(cfg)
+    except SettingsError as e:
+        return _fail(str(e))
+    except (RegistryError, StoreError) as e:
+        return _fail(str(e), EXIT_FAILURE)
+    except OSError as e:  # e.g. the UDP address is in use or not local
+        return _fail("cannot start: %s" % e, EXIT_FAILURE)
+    agent.install_signal_handlers()
+    agent.run()
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway import config, metrics
+
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as e:
+        return _fail(str(e))
+    snap = metrics.read(cfg.data_dir / metrics.METRICS_FILE)
+    counters = dict.fromkeys(metrics.STATUS_COUNTERS, 0)
+    counters.update(snap.get("counters", {}))
+    running = _alive(snap.get("pid"))
+    if args.json:
+        out = {
+            "gateway_id": cfg.gateway.id,
+            "running": running,
+            "updated_at": snap.get("updated_at"),
+            "counters": counters,
+            "gauges": snap.get("gauges", {}),
+        }
+        print(json.dumps(out, indent=1, sort_keys=True))
+        return EXIT_OK
+    print("gateway %s: agent %s" % (cfg.gateway.id, "running" if running else "not running"))
+    for name in metrics.STATUS_COUNTERS:
+        print("  %-22s %d" % (name, counters[name]))
+    others = sorted(k for k in counters if k not in metrics.STATUS_COUNTERS)
+    for name in others:
+        print("  %-22s %d" % (name, counters[name]))
+    return EXIT_OK
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="write a commented TOML config for the agent")
+    p.add_argument("--config", required=True, help="path of the config file to write")
+    p.add_argument(
+        "--gateway-id", help="name of this gateway (an MQTT topic level); without it, on a terminal, init asks"
+    )
+    p.add_argument("--interactive", action="store_true", help="ask for each setting, validate it, test the broker")
+    p.add_argument("--udp-bind", help="HOST:PORT the packet forwarder sends to (default 127.0.0.1:1700)")
+    p.add_argument("--mqtt-url", help="broker URL, mqtt://host:1883 or mqtts://host:8883")
+    p.add_argument("--data-dir", help="directory for the registry, buffer and counters")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_init)
+    p = sub.add_parser("run", help="run the agent in the foreground (SIGTERM/SIGINT stop it cleanly)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.add_argument(
+        "--log-format", choices=("text", "json"), default="text",
+        help="json: one JSON object per line (ts, level, logger, msg), for journald, Loki or Elastic",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("status", help="print the agent's counters")
+    p.add_argument("--config", required=True)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)

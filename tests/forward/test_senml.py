@@ -1,0 +1,96 @@
+"""SenML-CBOR packs: RFC 8428 resolution, integer labels, deterministic bytes, units, value precision."""
+
+import cbor2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge import vocab
+from gateway.forward import senml
+
+DEV = "70b3d57ed0000001"
+DEV2 = "70b3d57ed0000002"
+
+
+def readings(n, t0=1763800000, step=60):
+    return [(i, t0 + i * step, {"pm2_5": 12.3 + i / 10, "temperature": 21.37, "humidity": 48.5}) for i in range(n)]
+
+
+def test_resolved_names_times_and_units_cover_every_value():
+    pack = senml.encode_pack([(DEV, readings(5)), (DEV2, readings(1))])
+    got = senml.resolve(pack)
+    assert len(got) == 18
+    names = {n for n, _, _, _ in got}
+    assert "urn:dev:eui:%s:pm2_5" % DEV in names and "urn:dev:eui:%s:humidity" % DEV2 in names
+    for name, t, _, unit in got:
+        q = name.rsplit(":", 1)[1]
+        assert unit == vocab.unit(q)
+        assert 1763800000 <= t <= 1763800000 + 4 * 60
+    keys = [(n, t) for n, t, _, _ in got]
+    assert len(set(keys)) == len(keys)  # resolved name + time is unique
+
+
+def test_labels_are_the_integers_of_rfc_8428_and_bver_marks_secondary_units():
+    records = cbor2.loads(senml.encode_pack([(DEV, readings(3))]))
+    assert all(isinstance(k, int) for r in records for k in r)
+    assert records[0][-1] == 26  # ug/m3 is an RFC 8798 secondary unit: bver 26 (RFC 9100)
+    assert all(-1 not in r for r in records[1:])
+    no_pm = cbor2.loads(senml.encode_pack([(DEV, [(1, 1763800000, {"temperature": 20.5})])]))
+    assert all(-1 not in r for r in no_pm)
+
+
+def test_encoding_is_deterministic_and_canonical():
+    a = senml.encode_pack([(DEV, readings(7))])
+    b = senml.encode_pack([(DEV, list(reversed(readings(7))))])
+    assert a == b
+    assert cbor2.dumps(cbor2.loads(a), canonical=True) == a
+
+
+def test_live_readings_use_one_record_per_value_and_a_backlog_uses_series():
+    one = cbor2.loads(senml.encode_pack([(DEV, readings(1))]))
+    assert [r.get(0) for r in one] == ["pm2_5", "temperature", "humidity"]
+    many = cbor2.loads(senml.encode_pack([(DEV, readings(20))]))
+    assert sum(1 for r in many if -2 in r) == 3  # one base name per quantity
+    assert len(senml.encode_pack([(DEV, readings(20))])) / 60 < 12
+
+
+def test_two_readings_with_one_time_give_one_value_per_key():
+    pack = senml.encode_pack([(DEV, [(1, 1763800000, {"pm10": 1.0}), (2, 1763800000, {"pm10": 2.0})])])
+    assert [v for _, _, v, _ in senml.resolve(pack)] == [2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(vocab.QUANTITIES), st.integers(-(2**15), 2**16))
+def test_every_value_comes_back_at_its_resolution(q, raw):
+    name, num, den = q[0], q[4], q[5]
+    value = raw * num / den
+    sent = senml.compact_value(name, value)
+    step = num / den
+    assert abs(sent - value) < step / 2
+    assert round(sent / step) * step == value or abs(round(sent / step) * step - value) < 1e-9 * max(1, abs(value))
+
+
+reading_st = st.tuples(
+    st.integers(0, 2**20),
+    st.integers(1763800000, 1763900000),
+    st.dictionaries(st.sampled_from(vocab.NAMES), st.integers(-6000, 70000), min_size=1),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([DEV, DEV2, "70b3d57ed00000ff"]), st.lists(reading_st, min_size=1, max_size=12)),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda g: g[0],
+    )
+)
+def test_fast_encoder_gives_the_bytes_of_canonical_cbor2(groups):
+    def scaled(rs):
+        out = []
+        for seq, t, values in rs:
+            out.append((seq, t, {q: senml.at_resolution(q, raw * vocab.resolution(q)) for q, raw in values.items()}))
+        return out
+
+    groups = [(dev, scaled(rs)) for dev, rs in groups]
+    assert senml.encode_pack(groups) == senml.reference_pack(groups)

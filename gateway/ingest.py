@@ -352,10 +352,11 @@ class Ingest:
             self.metrics.inc("unstorable_uplinks")
             self._ratelog.warn("unstorable", "device %s FCnt %d: %s" % (p.session.dev_eui, p.fcnt32, why))
         kept = [batch[i] for i in job.kept]
+        self._after_commit(kept, now)
+        # counted last: whoever sees the count also sees the gaps and downlinks of these uplinks
         self.metrics.inc("received_uplinks", len(kept))
         self.metrics.inc("stored_readings", sum(len(p.readings) for p in kept))
         self.metrics.save()
-        self._after_commit(kept, now)
 
     def _after_commit(self, batch: list[Pending], now: float) -> None:
         sched = self.scheduler

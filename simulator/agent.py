@@ -27,14 +27,22 @@ class WiringMissing(RuntimeError):
     """A part of the chain the simulator runs (firmware, gateway CLI) is not in this tree yet."""
 
 
-def _edge(argv: list[str]) -> tuple[int, str]:
-    """Run an `edge` command in this process; (exit code, stderr and stdout)."""
+def _edge(argv: list[str], parser: Any = None) -> tuple[int, str]:
+    """Run an `edge` command in this process; (exit code, stderr and stdout).
+
+    parser: the `edge` parser (cli.main.build_parser()), built once by a caller that runs many
+    commands (a thousand `device add`), as cli.main.main() would build it for each."""
     from cli.main import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
-            code = main(argv)
+            if parser is None:
+                code = main(argv)
+            else:
+                args = parser.parse_args(argv)
+                code = args.func(args)
+                code = 0 if code is None else code
         except SystemExit as e:  # argparse: unknown command or bad option
             code = int(e.code or 0) if not isinstance(e.code, str) else 2
     return code, out.getvalue()
@@ -96,9 +104,12 @@ class AgentProcess:
         # Group commit within the runner's RX hold, so class-A downlinks leave before the virtual window.
         extra["ingest"] = {"commit_deadline_ms": 2, **extra.get("ingest", {})}
         merge_config(self.config, extra)
+        from cli.main import build_parser
+
+        parser = build_parser()
         for n in nodes:
             code, out = _edge(["gateway", "device", "add", "--config", str(self.config), "--dev-eui", n.dev_eui,
-                               "--otaa", "--join-eui", n.join_eui, "--app-key", n.app_key])  # fmt: skip
+                               "--otaa", "--join-eui", n.join_eui, "--app-key", n.app_key], parser)  # fmt: skip
             if code != 0:
                 raise WiringMissing("`edge gateway device add` failed for %s: %s" % (n.name, out.strip()[-400:]))
 

@@ -235,44 +235,58 @@ class FirmwareNode:
 
 
 class Fleet:
-    """All nodes of a scenario on one shared time line."""
+    """All nodes of a scenario on one shared time line.
+
+    The heap holds (ms, order, action, node, chain): a physical event is action() with node None;
+    a firmware step is action None with the node and the token of its step chain (a power cycle
+    starts a new chain, and the old one's entries are dropped when they come up)."""
 
     def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Wiring) -> None:
         self.clock = clock
-        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._heap: list[tuple[int, int, Callable[[], None] | None, FirmwareNode | None, int]] = []
         self._order = 0
         self.listening: set[FirmwareNode] = set()  # nodes whose modem may have a receive window open
         self.nodes = [FirmwareNode(spec, sc, clock, wiring, self) for spec in sc.nodes]
         self.by_name = {n.name: n for n in self.nodes}
-        self._chain: dict[str, int] = {}  # node -> token of its live step chain (a power cycle starts a new one)
+        self._chain: dict[str, int] = {}  # node -> token of its live step chain
         for n in self.nodes:
             self.at(n.plan_next_interval(), partial(self._replan, n))
             self._chain[n.name] = 0
-            self.at(0, partial(self._step, n, 0))
+            self._at_step(0, n, 0)
 
     def at(self, ms: int, action: Callable[[], None]) -> None:
         self._order += 1
-        heapq.heappush(self._heap, (ms, self._order, action))
+        heapq.heappush(self._heap, (ms, self._order, action, None, 0))
+
+    def _at_step(self, ms: int, node: FirmwareNode, token: int) -> None:
+        self._order += 1
+        heapq.heappush(self._heap, (ms, self._order, None, node, token))
 
     def _replan(self, node: FirmwareNode) -> None:
         self.at(node.plan_next_interval(), partial(self._replan, node))
 
-    def _step(self, node: FirmwareNode, token: int) -> None:
-        if token != self._chain[node.name]:
-            return
-        due = node.step_until(self.clock.monotonic_ms())
-        if due is not None:
-            self.at(due, partial(self._step, node, token))
-
     def run_until(self, end_ms: int) -> None:
         """Everything due before end_ms, in time order; the shared clock ends at end_ms."""
-        while self._heap and self._heap[0][0] < end_ms:
-            ms, _, action = heapq.heappop(self._heap)
-            if ms > self.clock.monotonic_ms():
-                self.clock.advance(ms - self.clock.monotonic_ms())
-            action()
-        if end_ms > self.clock.monotonic_ms():
-            self.clock.advance(end_ms - self.clock.monotonic_ms())
+        heap, clock, chain = self._heap, self.clock, self._chain
+        pop, push = heapq.heappop, heapq.heappush
+        now = clock.monotonic_ms()
+        while heap and heap[0][0] < end_ms:
+            ms, _, action, node, token = pop(heap)
+            if ms > now:
+                clock.advance(ms - now)
+                now = ms
+            if action is not None:
+                action()
+                continue
+            assert node is not None
+            if token != chain[node.name]:
+                continue
+            due = node.step_until(now)
+            if due is not None:
+                self._order += 1
+                push(heap, (due, self._order, None, node, token))
+        if end_ms > now:
+            clock.advance(end_ms - now)
 
     def open_windows(self) -> list[tuple[FirmwareNode, list[int]]]:
         """(node, receive window ms) of every node waiting for a downlink."""
@@ -291,7 +305,7 @@ class Fleet:
         node.power(on)
         if on and was_dark:
             self._chain[name] += 1
-            self.at(self.clock.monotonic_ms(), partial(self._step, node, self._chain[name]))
+            self._at_step(self.clock.monotonic_ms(), node, self._chain[name])
 
     def sensor_fault(self, name: str, sensor: str, mode: str | None) -> None:
         self.by_name[name].sensor_fault(sensor, mode)

@@ -18,6 +18,11 @@ class DNMSEmulator(SensirionEmulator):
         self.version = version
         self._computed_at = None  # when the LEQ of the closed interval is ready
         self.intervals = 0
+        self._leq_words = None  # the float words of the values set, made once per set()
+
+    def set(self, **values):
+        super().set(**values)
+        self._leq_words = None
 
     def on_command(self, cmd, data):
         if cmd == 0x0003:
@@ -27,11 +32,14 @@ class DNMSEmulator(SensirionEmulator):
             ready = self._computed_at is not None and self.since(self._computed_at) >= 0
             self.answer((1 if ready else 0,))
         elif cmd == 0x0005:
-            words = []
-            for name in ("laeq", "lamin", "lamax"):
-                b = struct.pack(">f", self.values[name])
-                words.append((b[0] << 8) | b[1])
-                words.append((b[2] << 8) | b[3])
+            words = self._leq_words
+            if words is None:
+                words = []
+                for name in ("laeq", "lamin", "lamax"):
+                    b = struct.pack(">f", self.values[name])
+                    words.append((b[0] << 8) | b[1])
+                    words.append((b[2] << 8) | b[3])
+                self._leq_words = words
             self.answer(words)
             self._computed_at = None
         elif cmd == 0x0002:

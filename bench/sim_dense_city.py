@@ -40,12 +40,16 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--wall-limit", type=float, default=900.0, help="stop the run after this many wall seconds")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--workers", type=int, help="node worker processes (default: the scenario's pacing.workers)")
     args = ap.parse_args()
     sc = scenario.load("dense-city")
     sc = dataclasses.replace(sc, duration_s=args.hours * 3600)
+    if args.workers is not None:
+        sc = dataclasses.replace(sc, pacing=dataclasses.replace(sc.pacing, workers=args.workers))
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-dense-"))
     runner = Runner(sc, workdir, wall_limit_s=args.wall_limit)
     peaks = {"agent": 0, "broker": 0}
+    worker_peaks: dict[int, int] = {}
     done = threading.Event()
 
     def watch() -> None:
@@ -54,6 +58,8 @@ def main() -> None:
                 pid = getattr(proc, "pid", None) if name == "agent" else (proc.proc.pid if proc and proc.proc else None)
                 if pid:
                     peaks[name] = max(peaks[name], vm_hwm_kb(pid))
+            for pid in getattr(getattr(runner, "fleet", None), "pids", []):
+                worker_peaks[pid] = max(worker_peaks.get(pid, 0), vm_hwm_kb(pid))
 
     threading.Thread(target=watch, daemon=True).start()
     t0 = time.monotonic()
@@ -76,7 +82,12 @@ def main() -> None:
         ("uplinks on air / received by the agent", "%d / %d" % (s["uplinks"], received)),
         ("uplinks/s through the real gateway", "%.1f" % (received / s["run_wall_seconds"])),
         ("frames lost on the radio", json.dumps(s["frames_lost_on_radio"])),
-        ("peak RSS simulator", "%.1f MB" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)),
+        ("peak RSS simulator (runner)", "%.1f MB" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)),
+        ("node worker processes", str(sc.pacing.workers)),
+        (
+            "peak RSS node workers",
+            " / ".join("%.1f MB" % (kb / 1024) for kb in worker_peaks.values()) or "(nodes in the simulator process)",
+        ),
         ("peak RSS gateway agent", "%.1f MB" % (peaks["agent"] / 1024)),
         ("peak RSS broker (%s)" % s["broker"], "%.1f MB" % (peaks["broker"] / 1024)),
     ]

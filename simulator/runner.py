@@ -343,7 +343,13 @@ class Runner:
             from simulator.nodes import Wiring
 
             wiring = Wiring(self.world, self.radio.sf, self.workdir, self._on_reading, self._on_frame, self._on_lost)
-            self.fleet = factory(sc, self.clock, wiring)
+            if self.node_factory is None and sc.pacing.workers > 0:
+                from simulator.shards import ShardedFleet
+
+                self.fleet = ShardedFleet(sc, self.clock, wiring, sc.pacing.workers)
+                stack.callback(self.fleet.close)
+            else:
+                self.fleet = factory(sc, self.clock, wiring)
             summary = self._loop(mqtt_version, broker.kind)
             summary["agent_exit_code"] = self.agent.stop()
         return RunResult(summary, self.samples, self.spans, self.ledger)

@@ -134,6 +134,7 @@ class Pacing:
     tick_ms: int = 1000  # virtual step between exchanges with the real processes
     rx_wait_ms: float = 20.0  # wall time held per tick with uplinks, for downlinks to arrive
     max_lag_readings: int = 5000  # readings pushed but not yet at the platform before pacing holds
+    workers: int = 0  # node processes: 0 = the nodes run in the runner's process (simulator/shards.py)
 
 
 @dataclass(frozen=True)
@@ -478,6 +479,8 @@ def parse(data: dict[str, Any], default_name: str = "scenario") -> Scenario:
     )
     if sc.radio.loss_probability > 1:
         raise ScenarioError("radio.loss_probability", "above 1", "use a probability 0..1")
+    if sc.pacing.workers < 0:
+        raise ScenarioError("pacing.workers", "must be >= 0", "use 0 (nodes in this process) or the number of cores")
     if sc.pacing.tick_ms < 1:
         raise ScenarioError("pacing.tick_ms", "must be >= 1", "use 1000 (the RX1 delay) unless you need finer steps")
     root.done()

@@ -1,0 +1,188 @@
+"""The fleet sharded over worker processes, so node firmware runs on every core.
+
+``ShardedFleet`` has the interface the runner uses of ``simulator.nodes.Fleet`` (``run_until``,
+``open_windows``, ``power``, ``sensor_fault``) and splits the scenario's nodes round-robin over
+``pacing.workers`` processes. Each worker holds an ordinary ``Fleet`` of its nodes, on its own
+``VirtualClock`` that follows the runner's: per tick the runner's process sends every worker the
+tick's end and what happened to its nodes since the last tick (downlinks handed to their modems,
+power and sensor faults), the workers step their nodes at the same time, and send back what the
+nodes did (readings logged, frames sent, readings lost) and which receive windows are open. The
+runner's process replays those on the real wiring in virtual-time order, so the radio, the
+concentrators, the agent and the checker see what they would see from one process.
+
+Nothing is sent between nodes within a tick (they only meet on the radio, which the runner's
+process decides after the tick), so a tick of many nodes splits without changing what any node
+sees. What differs from one process: the order in which frames that start in the same
+millisecond reach the radio model (by worker, then node), so results are deterministic for a given
+worker count, not identical across counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import traceback
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from edge.clock import VirtualClock
+from simulator.scenario import Scenario
+
+_READING, _FRAME, _LOST = 0, 1, 2
+
+
+def _worker(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[str, int]) -> None:
+    """One shard: an ordinary Fleet of its nodes, stepped when the runner's process says."""
+    try:
+        from simulator.environment import World
+        from simulator.nodes import Fleet, Wiring
+
+        clock = VirtualClock(unix_start=sc.start_unix)
+        out: list[tuple[int, int, tuple[Any, ...]]] = []
+
+        def on_reading(node: str, seq: int, t: int, values: dict[str, float]) -> None:
+            out.append((clock.monotonic_ms(), _READING, (node, seq, t, values)))
+
+        def on_frame(node: str, phy: bytes, freq_hz: int, sf_: int, start_ms: int, seqs: list[int]) -> None:
+            out.append((start_ms, _FRAME, (node, phy, freq_hz, sf_, start_ms, seqs)))
+
+        def on_lost(node: str, seqs: list[int], reason: str) -> None:
+            out.append((clock.monotonic_ms(), _LOST, (node, seqs, reason)))
+
+        wanted = set(names)
+        sub = dataclasses.replace(sc, nodes=tuple(n for n in sc.nodes if n.name in wanted))
+        fleet = Fleet(sub, clock, Wiring(World(sc.environment, sc.seed), sf, workdir, on_reading, on_frame, on_lost))
+        conn.send(("ready", None))
+        while True:
+            msg = conn.recv()
+            if msg[0] == "stop":
+                break
+            _, end_ms, commands = msg
+            for cmd in commands:
+                if cmd[0] == "deliver":
+                    fleet.by_name[cmd[1]].modem.deliver(cmd[2], cmd[3], cmd[4])
+                elif cmd[0] == "power":
+                    fleet.power(cmd[1], cmd[2])
+                elif cmd[0] == "fault":
+                    fleet.sensor_fault(cmd[1], cmd[2], cmd[3])
+            fleet.run_until(end_ms)
+            windows = [(n.name, list(w)) for n, w in fleet.open_windows()]
+            conn.send(("tick", (out, windows)))
+            out.clear()
+    except (EOFError, KeyboardInterrupt):
+        pass
+    except BaseException:
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
+
+
+class _ModemProxy:
+    """What the runner hands a downlink to: queued for the node's worker, delivered before its next
+    tick (the runner delivers downlinks before it runs the tick, as with one process)."""
+
+    def __init__(self, fleet: ShardedFleet, name: str) -> None:
+        self._fleet = fleet
+        self._name = name
+
+    def deliver(self, phy: bytes, rssi: float, snr: float) -> None:
+        self._fleet._send(self._name, ("deliver", self._name, bytes(phy), rssi, snr))
+
+
+class _NodeProxy:
+    def __init__(self, fleet: ShardedFleet, name: str) -> None:
+        self.name = name
+        self.modem = _ModemProxy(fleet, name)
+
+
+class ShardedFleet:
+    """All nodes of a scenario on one time line, stepped by `workers` processes."""
+
+    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Any, workers: int) -> None:
+        self.clock = clock
+        self.w = wiring
+        workers = max(1, min(workers, len(sc.nodes)))
+        groups = [[n.name for n in sc.nodes[i::workers]] for i in range(workers)]
+        self._owner = {name: i for i, g in enumerate(groups) for name in g}
+        self._proxies = {name: _NodeProxy(self, name) for name in self._owner}
+        self._pending: list[list[tuple[Any, ...]]] = [[] for _ in groups]
+        self._windows: list[tuple[_NodeProxy, list[int]]] = []
+        ctx = multiprocessing.get_context("spawn")  # the runner's process has threads: no fork
+        self._conns = []
+        self._procs = []
+        for g in groups:
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_worker, args=(child, sc, g, wiring.workdir, dict(wiring.sf)), daemon=True)
+            p.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(p)
+        for conn in self._conns:
+            self._recv(conn)
+
+    def _recv(self, conn: Any) -> Any:
+        try:
+            kind, body = conn.recv()
+        except EOFError:
+            raise RuntimeError("a node worker process exited") from None
+        if kind == "error":
+            raise RuntimeError("a node worker process failed:\n%s" % body)
+        return body
+
+    def _send(self, name: str, cmd: tuple[Any, ...]) -> None:
+        self._pending[self._owner[name]].append(cmd)
+
+    def run_until(self, end_ms: int) -> None:
+        """Every worker runs its nodes to end_ms; what they did is replayed here in time order."""
+        for i, conn in enumerate(self._conns):
+            conn.send(("run", end_ms, self._pending[i]))
+            self._pending[i] = []
+        events: list[tuple[int, int, tuple[Any, ...]]] = []
+        windows: list[tuple[str, list[int]]] = []
+        for conn in self._conns:
+            out, w = self._recv(conn)
+            events += out
+            windows += w
+        events.sort(key=itemgetter(0))  # stable: a worker's own order is kept within a millisecond
+        w = self.w
+        for _, kind, args in events:
+            if kind == _FRAME:
+                w.on_frame(*args)
+            elif kind == _READING:
+                w.on_reading(*args)
+            else:
+                w.on_lost(*args)
+        self._windows = [(self._proxies[name], ws) for name, ws in windows]
+        now = self.clock.monotonic_ms()
+        if end_ms > now:
+            self.clock.advance(end_ms - now)
+
+    def open_windows(self) -> list[tuple[_NodeProxy, list[int]]]:
+        """(node, receive window ms) of every node waiting for a downlink, as of the last tick."""
+        return self._windows
+
+    def power(self, name: str, on: bool) -> None:
+        self._send(name, ("power", name, on))
+
+    def sensor_fault(self, name: str, sensor: str, mode: str | None) -> None:
+        self._send(name, ("fault", name, sensor, mode))
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(("stop", None, None))
+            except OSError:
+                pass
+        for p in self._procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
+        for conn in self._conns:
+            conn.close()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.pid is not None]

@@ -26,6 +26,7 @@ from gateway.store import codec
 from gateway.store.codec import BadRecord
 from gateway.store.errors import StoreCorrupt, StoreError, StoreFull, translate
 from gateway.store.records import Reading, Uplink
+from gateway.store.stage import IN_FLIGHT, Stage
 
 log = logging.getLogger("edge.gateway.store")
 
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS reading (
 """
 
 
-_Row = tuple[str, int, int, bytes, bytes | None]  # (dev_eui, rx, n, data, meta) as inserted
+_Row = codec.Row
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class BufferStats:
     file_bytes: int  # database file plus WAL file on disk
     per_device: dict[str, int] = field(default_factory=dict)  # pending readings per device
     evicted: dict[str, int] = field(default_factory=dict)  # readings evicted per device, ever
+    staged_readings: int = 0  # accepted, not on disk, offered to the broker (gateway.store.stage)
 
 
 class ReadingBuffer:
@@ -101,6 +103,8 @@ class ReadingBuffer:
         self._lock = threading.Lock()
         self.evicted_on_full: dict[str, int] = {}  # readings evicted to make room on a full disk
         self._listeners: list[Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]] = []
+        self._stage = Stage()
+        self.on_delivered: Callable[[], None] | None = None  # called when the broker took staged readings
         self._db: sqlite3.Connection | None = None
         try:
             self._db = self._open()
@@ -164,24 +168,47 @@ class ReadingBuffer:
         return self._db
 
     # -- ingest --------------------------------------------------------------------------------
-    def commit_uplinks(self, items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> None:
+    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading]) -> int:
+        """Offer an uplink's readings to the forwarder before they are committed; returns the
+        token to pass to commit_uplinks (gateway.store.stage)."""
+        with self._lock:
+            return self._stage.add(dev_eui, int(rx), readings)
+
+    def take_delivered(self) -> list[int]:
+        """Tokens of staged readings the broker acknowledged since the last call."""
+        with self._lock:
+            return self._stage.take_delivered()
+
+    def discard(self, token: int) -> None:
+        """Forget a staged item the commit refused as invalid."""
+        with self._lock:
+            self._stage.items.pop(token, None)
+
+    def commit_uplinks(
+        self,
+        items: Sequence[tuple[Uplink | None, Sequence[Reading]]],
+        tokens: Sequence[int | None] | None = None,
+    ) -> None:
         """Store uplinks with their readings in one transaction; returns when it is on disk.
 
         An item with uplink None stores readings of local sensors (no radio metadata); its
-        readings may belong to several devices. Raises BadRecord (nothing stored) for an invalid
-        item and a StoreError subclass (StoreFull, StoreReadOnly, StoreCorrupt, ...) when SQLite fails.
+        readings may belong to several devices. tokens (one per item, or None) name items staged
+        before: those the broker already acknowledged are not written. Raises BadRecord (nothing
+        stored) for an invalid item and a StoreError subclass (StoreFull, StoreReadOnly,
+        StoreCorrupt, ...) when SQLite fails.
 
         When the disk is full, the oldest pending readings make room: the WAL is checkpointed and
         truncated, at least twice as many rows as this commit brings are evicted (counted per device,
         see evicted_on_full), and the commit is tried once more; StoreFull if that fails too.
         """
-        rows = self._encode(items)
+        marks: list[int | None] = list(tokens) if tokens is not None else [None] * len(items)
+        encoded = [codec.encode_items([item]) for item in items]  # BadRecord here changes nothing
         try:
-            self.insert_raw(rows)
+            self._commit_staged(encoded, marks)
         except StoreFull as full:
             try:
-                self._make_room(len(rows))
-                self.insert_raw(rows)
+                self._make_room(sum(map(len, encoded)))
+                self._commit_staged(encoded, marks)
             except StoreError:
                 raise full from None
         self._reserve()
@@ -230,76 +257,71 @@ class ReadingBuffer:
         """Call fn(items) after each durable commit_uplinks (in the committing thread: keep it quick)."""
         self._listeners.append(fn)
 
+    def _commit_staged(self, encoded: list[list[_Row]], marks: list[int | None]) -> int:
+        """Write the items not yet delivered, in one transaction, under the lock so no PUBACK
+        slips between the choice and the write; returns the rows written."""
+        with self._lock:
+            rows: list[_Row] = []
+            owners: list[int | None] = []  # per row: the token it came from
+            for item_rows, token in zip(encoded, marks, strict=True):
+                if token is not None and token not in self._stage.items:
+                    continue  # the broker has it: nothing to write
+                rows += item_rows
+                owners += [token] * len(item_rows)
+            first = self._insert_locked(rows)
+            for i, token in enumerate(owners):
+                if token is None:
+                    continue
+                staged = self._stage.items.pop(token)
+                if staged.state == IN_FLIGHT:  # its PUBACK or failure resolves the row now
+                    self._inflight[first + i] = (rows[i][2], rows[i][0])
+                    self._stage.alias[token] = first + i
+            return len(rows)
+
     def insert_raw(self, rows: Sequence[_Row]) -> None:
         """Insert already encoded rows (dev_eui, rx, n, data, meta) in one durable transaction."""
-        if not rows:
-            return
         with self._lock:
-            db = self._conn()
-            first = self._next_id
+            self._insert_locked(rows)
+
+    def _insert_locked(self, rows: Sequence[_Row]) -> int:
+        """Insert rows, acknowledged deletes riding along; returns the id of the first row."""
+        first = self._next_id
+        if not rows:
+            return first
+        db = self._conn()
+        try:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    params = [
-                        (first + i, self._device_id(db, eui), rx, n, data, meta)
-                        for i, (eui, rx, n, data, meta) in enumerate(rows)
-                    ]
-                    # acknowledged rows ride along, deleted first: the inserts then reuse the pages
-                    # the deletes freed, already written in this transaction, and the disk sees one
-                    # sync instead of two (docs/gateway-forward.md, bench (c))
-                    deleted = self._acked
-                    db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in deleted))
-                    db.executemany("INSERT INTO reading (id, dev, rx, n, data, meta) VALUES (?,?,?,?,?,?)", params)
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    self._forget_uncommitted_devices(db)
-                    raise
-            except sqlite3.Error as e:
-                raise translate(e, "storing %d rows in %s" % (len(rows), self.path)) from e
-            if deleted:
-                self._acked = []
-                self._acked_rows.clear()
-            self._next_id = first + len(rows)
-            self._pending_rows += len(rows)
-            for eui, _, n, _, _ in rows:
-                self._pending[eui] = self._pending.get(eui, 0) + n
+                params = [
+                    (first + i, self._device_id(db, eui), rx, n, data, meta)
+                    for i, (eui, rx, n, data, meta) in enumerate(rows)
+                ]
+                # acknowledged rows ride along, deleted first: the inserts then reuse the pages
+                # the deletes freed, already written in this transaction, and the disk sees one
+                # sync instead of two (docs/gateway-forward.md, bench (c))
+                deleted = self._acked
+                db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in deleted))
+                db.executemany("INSERT INTO reading (id, dev, rx, n, data, meta) VALUES (?,?,?,?,?,?)", params)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                self._forget_uncommitted_devices(db)
+                raise
+        except sqlite3.Error as e:
+            raise translate(e, "storing %d rows in %s" % (len(rows), self.path)) from e
+        if deleted:
+            self._acked = []
+            self._acked_rows.clear()
+        self._next_id = first + len(rows)
+        self._pending_rows += len(rows)
+        for eui, _, n, _, _ in rows:
+            self._pending[eui] = self._pending.get(eui, 0) + n
+        return first
 
     def commit_local(self, readings: Sequence[Reading]) -> None:
         """Store readings of sensors attached to the gateway (same as commit_uplinks([(None, readings)]))."""
         self.commit_uplinks([(None, readings)])
-
-    @staticmethod
-    def _encode(items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> list[_Row]:
-        now = int(time.time())
-        out: list[_Row] = []
-        for uplink, readings in items:
-            if not readings:
-                continue
-            if uplink is not None:
-                codec.check_eui("uplink dev_eui", uplink.dev_eui)
-                for r in readings:
-                    if r.dev_eui != uplink.dev_eui:
-                        raise BadRecord("reading of %s inside an uplink of %s" % (r.dev_eui, uplink.dev_eui))
-                rx = int(uplink.received_at)
-                out.append(
-                    (
-                        uplink.dev_eui,
-                        rx,
-                        len(readings),
-                        codec.encode_readings(rx, readings),
-                        codec.encode_uplink(uplink),
-                    )
-                )
-                continue
-            by_dev: dict[str, list[Reading]] = {}
-            for r in readings:
-                codec.check_eui("reading dev_eui", r.dev_eui)
-                by_dev.setdefault(r.dev_eui, []).append(r)
-            for eui, rs in by_dev.items():
-                out.append((eui, now, len(rs), codec.encode_readings(now, rs), None))
-        return out
 
     def _device_id(self, db: sqlite3.Connection, eui: str) -> int:
         dev_id = self._dev_ids.get(eui)
@@ -320,15 +342,18 @@ class ReadingBuffer:
 
     # -- forwarding ------------------------------------------------------------------------------
     def claim(self, max_readings: int) -> Claim | None:
-        """Claim rows for one batch: live rows first (arrived since the previous claim, oldest
-        first), then the backlog in arrival order (oldest first for each device). Live rows that do
-        not fit join the backlog. Claimed rows stay in flight until ack() or release(). At least
-        one row is claimed when any is available, even if it alone holds more than max_readings."""
+        """Claim rows for one batch: staged readings first (not yet written, negative ids), then
+        live rows (arrived since the previous claim, oldest first), then the backlog in arrival
+        order (oldest first for each device). Live rows that do not fit join the backlog. Claimed
+        rows stay in flight until ack() or release(). At least one row is claimed when any is
+        available, even if it alone holds more than max_readings."""
         with self._lock:
             db = self._conn()
-            rows: list[StoredRow] = []
+            staged, count = self._stage.take(max_readings)
+            rows = [StoredRow(token, s.dev_eui, s.rx, s.readings) for token, s in staged]
             try:
-                count, _ = self._take(db, self._high, None, rows, 0, max_readings)
+                if count < max_readings:
+                    count, _ = self._take(db, self._high, None, rows, count, max_readings)
                 live = len(rows)
                 if count < max_readings and self._scan < self._high:
                     _, self._scan = self._take(db, self._scan, self._high, rows, count, max_readings)
@@ -365,8 +390,15 @@ class ReadingBuffer:
 
     def ack(self, ids: Iterable[int]) -> None:
         """The broker acknowledged these rows: forget them (deleted at the next flush)."""
+        delivered = False
         with self._lock:
             for row_id in ids:
+                if row_id < 0:
+                    alias = self._stage.ack(row_id)
+                    if alias is None:
+                        delivered = True
+                        continue
+                    row_id = alias
                 entry = self._inflight.pop(row_id, None)
                 if entry is None or row_id in self._acked_rows:
                     continue
@@ -375,12 +407,19 @@ class ReadingBuffer:
                 self._acked_rows.add(row_id)
                 self._pending_rows -= 1
                 self._pending[eui] = self._pending.get(eui, 0) - n
+        if delivered and self.on_delivered is not None:
+            self.on_delivered()
 
     def release(self, ids: Iterable[int]) -> None:
         """Publishing these rows failed: they become pending again and are claimed as backlog."""
         with self._lock:
             lowest = None
             for row_id in ids:
+                if row_id < 0:
+                    alias = self._stage.release(row_id)
+                    if alias is None:
+                        continue
+                    row_id = alias
                 if self._inflight.pop(row_id, None) is not None:
                     lowest = row_id if lowest is None else min(lowest, row_id)
             if lowest is not None:
@@ -389,6 +428,7 @@ class ReadingBuffer:
     def release_all(self) -> None:
         with self._lock:
             self._inflight.clear()
+            self._stage.release_all()
             self._scan = 0
 
     def flush(self) -> int:
@@ -523,6 +563,7 @@ class ReadingBuffer:
                 file_bytes=file_bytes,
                 per_device={k: v for k, v in self._pending.items() if v},
                 evicted={k: v for k, v in self._evicted.items() if v},
+                staged_readings=self._stage.readings,
             )
 
     def uplink_of(self, row_id: int) -> Uplink | None:

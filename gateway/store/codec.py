@@ -10,6 +10,7 @@ bytes instead of the ~110 of JSON.
 
 import math
 import struct
+import time
 from collections.abc import Sequence
 
 import cbor2
@@ -22,6 +23,9 @@ _META = struct.Struct("<4sIBd8sffIB")  # dev_addr, fcnt, fport, received_at, gat
 
 
 _SCALE = {q[2]: (q[0], q[4], q[5]) for q in vocab.QUANTITIES}  # wire index -> (name, num, den)
+
+
+Row = tuple[str, int, int, bytes, "bytes | None"]  # (dev_eui, rx, n, data, meta) as the buffer inserts them
 
 
 class BadRecord(ValueError):
@@ -104,3 +108,28 @@ def decode_uplink(dev_eui: str, blob: bytes) -> Uplink:
         freq_hz=freq,
         datr=datr,
     )
+
+
+def encode_items(items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> list[Row]:
+    """Rows (dev_eui, rx, n, data, meta) for uplinks with their readings and for local readings
+    (uplink None: one row per device, dated now); BadRecord names what is invalid."""
+    now = int(time.time())
+    out: list[Row] = []
+    for uplink, readings in items:
+        if not readings:
+            continue
+        if uplink is not None:
+            check_eui("uplink dev_eui", uplink.dev_eui)
+            for r in readings:
+                if r.dev_eui != uplink.dev_eui:
+                    raise BadRecord("reading of %s inside an uplink of %s" % (r.dev_eui, uplink.dev_eui))
+            rx = int(uplink.received_at)
+            out.append((uplink.dev_eui, rx, len(readings), encode_readings(rx, readings), encode_uplink(uplink)))
+            continue
+        by_dev: dict[str, list[Reading]] = {}
+        for r in readings:
+            check_eui("reading dev_eui", r.dev_eui)
+            by_dev.setdefault(r.dev_eui, []).append(r)
+        for eui, rs in by_dev.items():
+            out.append((eui, now, len(rs), encode_readings(now, rs), None))
+    return out

@@ -5,9 +5,16 @@ The file holds key material, so it is created with mode 0600 and `Registry.open`
 appear in a repr, a log line or `edge gateway device list`.
 
 Sessions live in memory for the ingest path (dict by DevAddr); their counters are written back
-with `save_counters` once per group commit, before the buffer commit, so a frame counter that
-was ever accepted is on disk before any reading it carried: a restart cannot reopen a replay.
-Changes made by another process (`edge gateway device add`) are picked up by `refresh()`.
+with `save_rows` once per group commit, before the buffer commit, so a frame counter is on disk
+before any reading it carried that had to be written (readings the broker took before the commit
+are safe already: gateway.ingest). Changes made by another process (`edge gateway device add`)
+are picked up by `refresh()`.
+
+Counter writes are appended to `counter_log` as one packed row per commit instead of updating
+each device's row: a city's worth of devices spreads over many pages, and rewriting a 4 KiB page
+per device per commit was most of the agent's disk writes (bench/agent_disk.py). The log is
+folded into `devices` when it grows past FOLD_ROWS, at open and close, and before a device is
+added, removed or joins, so the entries of an older session can never apply to a newer one.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -28,6 +36,8 @@ REGISTRY_FILE = "registry.sqlite"
 # FCntDown is saved as a reservation (next + this) so downlinks rarely need their own disk write;
 # after a crash up to this many downlink counters are skipped, never reused.
 FCNT_DOWN_RESERVE = 256
+FOLD_ROWS = 1000  # counter_log rows (commits) before they are folded into devices
+_LOG_ENTRY = struct.Struct(">8s4sIIq")  # dev_eui, dev_addr, fcnt_up_next, fcnt_down_next, last_seq (-1: none)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -50,6 +60,10 @@ CREATE TABLE IF NOT EXISTS dev_nonces (
     used_at   REAL NOT NULL,
     PRIMARY KEY (dev_eui, dev_nonce)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counter_log (      -- counter snapshots, one packed row per commit
+    id   INTEGER PRIMARY KEY,
+    rows BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS commands (         -- operator downlinks waiting for the agent to take them
     id         INTEGER PRIMARY KEY,
     dev_eui    TEXT NOT NULL,
@@ -59,7 +73,8 @@ CREATE TABLE IF NOT EXISTS commands (         -- operator downlinks waiting for 
 );
 """
 
-CounterRow = tuple[int, int, "int | None", str]  # (fcnt_up_next, fcnt_down_next, last_seq, dev_eui)
+# (fcnt_up_next, fcnt_down_next, last_seq, dev_eui, dev_addr hex): a snapshot of one session
+CounterRow = tuple[int, int, "int | None", str, str]
 
 # NetID type -> NwkID length in bits (LoRaWAN Backend Interfaces, DevAddr prefixes).
 _NWKID_BITS = (6, 6, 9, 11, 12, 13, 15, 17)
@@ -126,6 +141,7 @@ class Registry:
         self._by_eui: dict[str, Session] = {}
         self._otaa: dict[str, OtaaDevice] = {}
         self._data_version = -1
+        self.fold()  # what an earlier run logged, before the sessions are loaded
         self.refresh()
 
     @classmethod
@@ -148,6 +164,10 @@ class Registry:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self.fold()
+            except sqlite3.Error:
+                pass  # the log stays and is folded at the next open
             self._db.close()
 
     # ---- provisioning (the CLI) -----------------------------------------------------------------
@@ -173,7 +193,8 @@ class Registry:
 
     def _insert(self, sql: str, params: tuple[object, ...], dev_eui: str) -> None:
         try:
-            with self._lock:
+            with self._tx():
+                self._fold_locked()  # log entries of an earlier device with this DevEUI apply to nothing
                 self._db.execute(sql, params)
         except sqlite3.IntegrityError:
             raise RegistryError("device %s is already registered; remove it first" % dev_eui) from None
@@ -182,6 +203,7 @@ class Registry:
     def remove(self, dev_eui: str) -> bool:
         dev_eui = _hexid(dev_eui, 8, "DevEUI")
         with self._tx():
+            self._fold_locked()
             n = self._db.execute("DELETE FROM devices WHERE dev_eui = ?", (dev_eui,)).rowcount
             self._db.execute("DELETE FROM dev_nonces WHERE dev_eui = ?", (dev_eui,))
             self._db.execute("DELETE FROM commands WHERE dev_eui = ?", (dev_eui,))
@@ -195,8 +217,16 @@ class Registry:
                 "SELECT dev_eui, activation, join_eui, dev_addr, fcnt_up_next, fcnt_down_next, last_seq"
                 " FROM devices ORDER BY dev_eui"
             ).fetchall()
+            logged = self._log_rows()
         keys = ("dev_eui", "activation", "join_eui", "dev_addr", "fcnt_up_next", "fcnt_down_next", "last_seq")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        latest = {eui: (addr, up, down, seq) for up, down, seq, eui, addr in logged}  # later entries win
+        out = []
+        for eui, activation, join_eui, addr, up, down, seq in rows:
+            o = latest.get(eui)
+            if o is not None and o[0] == addr:  # what the running agent logged since the last fold
+                up, down, seq = max(up, o[1]), max(down, o[2]), o[3]
+            out.append(dict(zip(keys, (eui, activation, join_eui, addr, up, down, seq), strict=True)))
+        return out
 
     def queue_command(self, dev_eui: str, fport: int, payload: bytes) -> None:
         """Leave a downlink for the running agent (``edge gateway device command``)."""
@@ -235,7 +265,9 @@ class Registry:
         """A snapshot of the sessions' counters, to save now or on the commit thread; clears dirty."""
         rows = []
         for s in sessions:
-            rows.append((s.fcnt_up_next, max(s.fcnt_down_saved, s.fcnt_down_next), s.last_seq, s.dev_eui))
+            rows.append(
+                (s.fcnt_up_next, max(s.fcnt_down_saved, s.fcnt_down_next), s.last_seq, s.dev_eui, s.dev_addr.hex())
+            )
             s.dirty = False
         return rows
 
@@ -244,12 +276,51 @@ class Registry:
         self.save_rows(self.counter_rows(sessions))
 
     def save_rows(self, rows: list[CounterRow]) -> None:
+        """Write counter snapshots. Snapshots are taken on one thread and written on another, so an
+        older one may come last: counters never go back, and a snapshot of a session that a new
+        join replaced (another DevAddr) changes nothing."""
         if not rows:
             return
+        packed = b"".join(
+            _LOG_ENTRY.pack(bytes.fromhex(eui), bytes.fromhex(addr), up, down, -1 if seq is None else seq)
+            for up, down, seq, eui, addr in rows
+        )
         with self._tx():
-            self._db.executemany(
-                "UPDATE devices SET fcnt_up_next = ?, fcnt_down_next = ?, last_seq = ? WHERE dev_eui = ?", rows
-            )
+            n = self._db.execute("INSERT INTO counter_log (rows) VALUES (?)", (packed,)).lastrowid or 0
+            if n % FOLD_ROWS == 0:
+                self._fold_locked()
+
+    def fold(self) -> None:
+        """Apply the counter log to the devices table and empty it, in one transaction."""
+        with self._tx():
+            self._fold_locked()
+
+    def _fold_locked(self) -> None:
+        rows = self._log_rows()
+        self._db.executemany(
+            "UPDATE devices SET fcnt_up_next = max(fcnt_up_next, ?), fcnt_down_next = max(fcnt_down_next, ?),"
+            " last_seq = ? WHERE dev_eui = ? AND dev_addr = ?",
+            rows,
+        )
+        self._db.execute("DELETE FROM counter_log")
+
+    def _log_rows(self) -> list[CounterRow]:
+        """The logged snapshots, oldest first (later ones win)."""
+        out: list[CounterRow] = []
+        for (blob,) in self._db.execute("SELECT rows FROM counter_log ORDER BY id"):
+            for eui, addr, up, down, seq in _LOG_ENTRY.iter_unpack(blob):
+                out.append((up, down, None if seq < 0 else seq, eui.hex(), addr.hex()))
+        return out
+
+    def reserve_all(self) -> int:
+        """Reserve a block of FCntDown values for every session whose next downlink is not covered,
+        in one write (at start and after new devices arrive), so first downlinks need no write of
+        their own in the RX window. Call on the ingest thread. Returns the sessions written."""
+        due = [s for s in self._by_eui.values() if s.fcnt_down_next >= s.fcnt_down_saved]
+        for s in due:
+            s.reserve_down()
+        self.save_counters(due)
+        return len(due)
 
     def accept_join(self, dev_eui: str, dev_nonce: int, net_id: int) -> tuple[int, bytes] | None:
         """Record a DevNonce and reserve a JoinNonce and DevAddr; None when the DevNonce was used before.
@@ -274,6 +345,7 @@ class Registry:
         old = self._by_eui.get(dev_eui)
         last_seq = old.last_seq if old else None
         with self._tx():
+            self._fold_locked()
             self._db.execute(
                 "UPDATE devices SET dev_addr = ?, nwkskey = ?, appskey = ?, fcnt_up_next = 0, fcnt_down_next = 0"
                 " WHERE dev_eui = ?",
@@ -323,7 +395,8 @@ class Registry:
             prev = old.get(eui)
             if prev is not None and prev.dev_addr == s.dev_addr and prev.nwkskey == s.nwkskey:
                 s = prev  # keep the live object and its unsaved counters
-                s.fcnt_up_next, s.fcnt_down_next = max(s.fcnt_up_next, up), max(s.fcnt_down_next, down)
+                # the file's FCntDown is a reservation ceiling (reserve_down): the live next one stays
+                s.fcnt_up_next = max(s.fcnt_up_next, up)
                 s.fcnt_down_saved = max(s.fcnt_down_saved, down)
             self._index(s)
         return True

@@ -56,7 +56,7 @@ def write_config(tmp: Path, port: int) -> Path:
             {
                 "gateway": {"id": "bench"},
                 "udp": {"bind": "127.0.0.1:%d" % port},
-                "storage": {"data_dir": str(tmp / "data")},
+                "storage": {"data_dir": str(tmp / "data"), "metrics_interval_s": 0.5},
             }
         )  # fmt: skip
     )

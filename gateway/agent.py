@@ -48,7 +48,7 @@ class Agent:
         data_dir = cfg.data_dir
         self.registry = Registry.open(data_dir)  # creates data_dir 0700, checks modes
         check_private(data_dir)
-        self.metrics = Metrics(data_dir / METRICS_FILE)
+        self.metrics = Metrics(data_dir / METRICS_FILE, cfg.storage.metrics_interval_s)
         self.buffer: ReadingBuffer
         self.buffer, recovery = open_buffer(str(data_dir / BUFFER_FILE))
         if recovery is not None:
@@ -66,7 +66,9 @@ class Agent:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        self.registry.reserve_all()
         self.ingest = Ingest(cfg, self.registry, self.buffer, self.metrics, self.scheduler, self.backfill, self._wake)
+        self.buffer.on_delivered = self._wake  # staged readings at the broker: count them, send their acks
         self.server = PacketForwarderServer(
             parse_host_port(cfg.udp.bind),
             self.metrics,
@@ -152,6 +154,7 @@ class Agent:
         try:
             if self.registry.refresh() or not self._took_commands:
                 self._took_commands = True
+                self.registry.reserve_all()
                 for dev_eui, fport, payload in self.registry.take_commands():
                     if self.scheduler.enqueue(dev_eui, fport, payload):
                         log.info("queued a %d-byte downlink on FPort %d for %s", len(payload), fport, dev_eui)

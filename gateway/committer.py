@@ -1,11 +1,13 @@
 """Group commit on a writer thread, so decoding goes on while SQLite waits for the disk.
 
 The ingest thread hands over a sealed batch: the frame-counter rows for the registry (a snapshot
-taken on the ingest thread) and the items for the buffer (readings, and a function building the
-Uplink record, run here: the batch is sealed, its fields no longer change). The writer commits
-the counters first, then the buffer, in one transaction each, batch after batch in order, and
-reports each batch back; only then does the ingest thread count it as received. At most `depth`
-batches wait or run, so a slow disk slows the ingest thread down instead of growing memory.
+taken on the ingest thread) and the items for the buffer (readings, their stage token, and a
+function building the Uplink record, run here: the batch is sealed, its fields no longer change).
+Items the broker acknowledged while staged are skipped by the buffer: only their counters are
+written. The writer commits the counters first, then the buffer, in one transaction each, batch
+after batch in order, and reports each batch back; only then does the ingest thread count it as
+received. At most `depth` batches wait or run, so a slow disk slows the ingest thread down
+instead of growing memory.
 """
 
 from __future__ import annotations
@@ -20,11 +22,20 @@ from gateway.registry import CounterRow, Registry
 from gateway.store.codec import BadRecord
 from gateway.store.records import Reading, Uplink
 
-Item = tuple[Callable[[], Uplink], Sequence[Reading]]  # the Uplink record is built on the commit thread
+# (build the Uplink record, on the commit thread; its readings; its stage token or None)
+Item = tuple[Callable[[], Uplink], Sequence[Reading], "int | None"]
 
 
 class Buffer(Protocol):
-    def commit_uplinks(self, items: Sequence[tuple[Uplink, Sequence[Reading]]]) -> None: ...
+    def commit_uplinks(
+        self, items: Sequence[tuple[Uplink, Sequence[Reading]]], tokens: Sequence[int | None] | None = None
+    ) -> None: ...
+
+    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading]) -> int: ...
+
+    def take_delivered(self) -> list[int]: ...
+
+    def discard(self, token: int) -> None: ...
 
 
 @dataclass
@@ -87,9 +98,10 @@ class Committer:
             self._wake()
 
     def _store(self, job: Job) -> None:
-        items = [(make(), readings) for make, readings in job.items]
+        items = [(make(), readings) for make, readings, _ in job.items]
+        tokens = [token for _, _, token in job.items]
         try:
-            self.buffer.commit_uplinks(items)
+            self.buffer.commit_uplinks(items, tokens)
             job.kept = list(range(len(job.items)))
             return
         except BadRecord:
@@ -97,8 +109,11 @@ class Committer:
         # One invalid item must not block the others: commit each on its own.
         for i, item in enumerate(items):
             try:
-                self.buffer.commit_uplinks([item])
+                self.buffer.commit_uplinks([item], [tokens[i]])
             except BadRecord as e:
                 job.refused.append((i, str(e)))
+                token = tokens[i]
+                if token is not None:
+                    self.buffer.discard(token)
                 continue
             job.kept.append(i)

@@ -105,6 +105,11 @@ class UdpSection:
 @dataclass(frozen=True)
 class StorageSection:
     data_dir: str = _key("/var/lib/edge-gateway", "directory for the registry, buffer and metrics (mode 0700)")
+    # Each rewrite of metrics.json dirties a 4 KiB block of the SD card: at 0.5 s that alone was
+    # ~400 bytes a reading at 20 readings/s (bench/agent_disk.py). Live figures go out over MQTT anyway.
+    metrics_interval_s: float = _key(
+        10.0, "how often the counters file read by `edge gateway status` is rewritten, s", _range(0.1, 3600.0)
+    )
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,15 @@ class IngestSection:
     # and commit + an SD card's slow fsync still leave the RX1 downlink (1 s after the uplink) its margin.
     commit_deadline_ms: int = _key(200, "longest a decoded uplink waits for its group commit, ms", _range(1, 1000))
     commit_batch: int = _key(1024, "uplinks that trigger a commit before the deadline", _range(1, 100000))
+    # The broker usually acknowledges a live reading within milliseconds: then nothing of it is written
+    # but its frame counter, which waits this long to share a write with others. 10 s: 143 bytes a
+    # reading at 20 readings/s, 5 s: 246-273 (bench/agent_disk.py, docs/gateway-forward.md).
+    counter_deadline_s: float = _key(
+        10.0,
+        "longest the frame counters of uplinks the broker already acknowledged wait for their write, s "
+        "(a crash replays at most this window's frames, which the platform drops as duplicates)",
+        _range(0.2, 60.0),
+    )
     dedup_window_ms: int = _key(
         200, "copies of one frame from several concentrators merge within this, ms", _range(0, 5000)
     )

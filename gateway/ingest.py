@@ -3,13 +3,17 @@
     rxpk -> de-duplicate (same PHYPayload from several concentrators: keep the best RSSI/SNR)
          -> parse PHYPayload -> join-request: OTAA join | data uplink: session by DevAddr, 32-bit
             FCnt inference, MIC, replay check, MAC commands, decrypt, node payload -> readings
-         -> pending batch -> group commit (registry counters, then ONE buffer transaction)
+         -> staged in the buffer (the forwarder may publish them at once) and pending
+         -> safe: the broker acknowledged its readings, or the group commit wrote them
          -> counted as received; gaps and acks; class-A downlink in the RX window.
 
-Group commit: decoded uplinks wait at most `commit_deadline_ms` (or until `commit_batch` of them
-are pending); the batch is then sealed and committed on the commit thread (gateway.committer)
-with one `ReadingBuffer.commit_uplinks` call, while this thread decodes the next one. An uplink is
-counted in received_uplinks, and its readings in stored_readings, only after that call returned.
+Group commit: an uplink whose readings the broker has not acknowledged waits at most
+`commit_deadline_ms` for the commit that writes them; one whose readings the broker took (or
+that has none to write) waits at most `counter_deadline_s` for the commit of its frame counter.
+The batch is sealed and committed on the commit thread (gateway.committer) with one
+`ReadingBuffer.commit_uplinks` call, while this thread decodes the next one; readings the broker
+acknowledged meanwhile are not written. An uplink is counted in received_uplinks, and its
+readings in stored_readings, only once they are safe (on disk or acknowledged by the broker).
 If a commit fails, the batch comes back and is retried RETRY_S later (bounded in memory).
 
 Every rxpk ends in exactly one outcome counter (see OUTCOMES); the tests check the sum.
@@ -27,7 +31,7 @@ from edge import lora, payload
 from edge.downlink import FPORT_COMMAND, FPORT_DATA
 from edge.downlink import encode as encode_commands
 from gateway import lorawan
-from gateway.committer import Buffer, Committer, Job
+from gateway.committer import Buffer, Committer, Item, Job
 from gateway.config import Config
 from gateway.downlinks import RxContext, Scheduler
 from gateway.gaps import Backfill
@@ -72,6 +76,8 @@ class Pending:
     mac_commands: list[mac.MACCommand]
     gateways: set[str] = field(default_factory=set)
     sealed: bool = False  # handed to the commit thread: its metadata no longer changes
+    token: int | None = None  # its readings' place in the buffer's stage
+    done: bool = False  # its readings are safe at the broker: counted, downlinks scheduled
 
     def better(self, gateway_eui: str, rx: RxPacket) -> None:
         self.gateways.add(gateway_eui)
@@ -120,12 +126,17 @@ class Ingest:
         self.scheduler = scheduler
         self.backfill = backfill
         self.deadline_s = cfg.ingest.commit_deadline_ms / 1000.0
+        self.counter_deadline_s = max(cfg.ingest.counter_deadline_s, self.deadline_s)
         self.batch_size = cfg.ingest.commit_batch
         self.dedup_s = cfg.ingest.dedup_window_ms / 1000.0
         self.net_id = int(cfg.lorawan.net_id, 16)
         self.committer = Committer(registry, buffer, wake)
         self._pending: list[Pending] = []
         self._first_at: float | None = None
+        self._open: deque[Pending] = deque()  # pending and not done, in arrival order
+        self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
+        self._force = False  # commit at the next poll
+        self._retry_at = 0.0  # no commit before this after a failed one
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
         self._recent_order: deque[tuple[float, bytes]] = deque()
         self._ratelog = RateLimitedLog(log)
@@ -236,11 +247,15 @@ class Ingest:
         p = Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw})
         m.inc("accepted_uplinks")
         self._remember(frame.phy, p, now_mono)
+        if readings:
+            p.token = self.buffer.stage(s.dev_eui, now_unix, readings)
+            self._by_token[p.token] = p
         if not self._pending:
             self._first_at = now_mono
         self._pending.append(p)
+        self._open.append(p)
         if len(self._pending) >= self.batch_size:
-            self.flush(now_mono)
+            self.flush()
 
     @staticmethod
     def _is_old_frame(frame: lorawan.DataFrame, sessions: list[Session]) -> bool:
@@ -285,17 +300,32 @@ class Ingest:
 
     # ---- group commit ---------------------------------------------------------------------------
 
-    def due_in(self, now_mono: float) -> float | None:
-        """Seconds until the pending batch must be handed to the commit thread; None when idle."""
+    def _commit_at(self) -> float | None:
         if self._first_at is None:
             return None
-        return max(0.0, self._first_at + self.deadline_s - now_mono)
+        if self._force:
+            return self._retry_at
+        at = self._first_at + self.counter_deadline_s
+        if self._open:
+            at = min(at, self._open[0].received_mono + self.deadline_s)
+        return max(at, self._retry_at)
+
+    def due_in(self, now_mono: float) -> float | None:
+        """Seconds until the pending batch must be handed to the commit thread; None when idle."""
+        at = self._commit_at()
+        return None if at is None else max(0.0, at - now_mono)
 
     def poll(self, now_mono: float) -> None:
-        """Count committed batches (and send their downlinks), hand over a due batch, expire dedup."""
+        """Count committed batches and uplinks the broker took (and send their downlinks), hand over
+        a due batch, expire dedup."""
         self._collect(now_mono)
-        if self._first_at is not None and now_mono >= self._first_at + self.deadline_s:
-            self.flush(now_mono)
+        self._deliver(now_mono)
+        at = self._commit_at()
+        if at is not None and now_mono >= at:
+            # readings overdue for the disk: the broker is slow or away, write all in one commit;
+            # only frame counters due: leave young readings to their likely PUBACK
+            overdue = self._open and now_mono >= self._open[0].received_mono + self.deadline_s
+            self.flush(None if self._force or overdue else now_mono)
         horizon = now_mono - self.dedup_s
         order, recent = self._recent_order, self._recent
         while order and order[0][0] < horizon:
@@ -303,21 +333,54 @@ class Ingest:
             if recent.get(phy, (None,))[0] == t:
                 del recent[phy]
 
+    def _deliver(self, now: float) -> None:
+        """Uplinks whose readings the broker acknowledged while staged are safe: count them and
+        schedule their downlinks now; only their frame counters wait for the commit."""
+        done = []
+        for token in self.buffer.take_delivered():
+            p = self._by_token.pop(token, None)
+            if p is None:
+                continue  # sealed meanwhile: the commit's result counts it
+            if p.session.fcnt_down_next >= p.session.fcnt_down_saved:
+                self._force = True  # a downlink would need FCntDown reserved on disk first
+                continue
+            p.done = True
+            done.append(p)
+        while self._open and self._open[0].done:
+            self._open.popleft()
+        if done:
+            self._count(done, now)
+
     def flush(self, now_mono: float | None = None) -> None:
-        """Seal the pending batch and hand it to the commit thread (blocks if two are in flight)."""
+        """Seal the pending batch and hand it to the commit thread (blocks if two are in flight).
+
+        With now_mono, uplinks younger than the commit deadline whose readings are still with the
+        forwarder stay for the next batch: their PUBACK is likely to spare writing them. Without,
+        everything pending is sealed."""
         batch = self._pending
-        self._pending = []
-        self._first_at = None
+        self._force = False
+        if now_mono is None or not batch:
+            self._pending = []
+        else:
+            young = now_mono - self.deadline_s
+            self._pending = [p for p in batch if p.token is not None and not p.done and p.received_mono > young]
+            if self._pending:
+                batch = [p for p in batch if p.token is None or p.done or p.received_mono <= young]
+        self._first_at = self._pending[0].received_mono if self._pending else None
+        self._open = deque(self._pending)
         if not batch:
             return
         sessions = {}
         for p in batch:
             p.sealed = True
+            if p.token is not None:
+                self._by_token.pop(p.token, None)
             p.session.reserve_down()  # FCntDown for the downlinks after this batch, in the same write
             if p.session.dirty:
                 sessions[id(p.session)] = p.session
         rows = self.registry.counter_rows(sessions.values())
-        self.committer.submit(Job(batch, rows, [(p.uplink, p.readings) for p in batch]))
+        items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch if not p.done]
+        self.committer.submit(Job(batch, rows, items))
 
     def finish(self) -> bool:
         """At shutdown: commit everything pending, wait for it; True when nothing was left behind."""
@@ -341,21 +404,32 @@ class Ingest:
             self._ratelog.warn("commit_failed", "%s: %s" % (type(job.error).__name__, job.error))
             for p in batch:
                 p.session.dirty = True
+                p.sealed = False
             self._pending[:0] = batch
             if len(self._pending) > MAX_RETAINED:
                 self.metrics.inc("dropped_uplinks", len(self._pending) - MAX_RETAINED)
+                for p in self._pending[: len(self._pending) - MAX_RETAINED]:
+                    if p.token is not None:
+                        self.buffer.discard(p.token)
                 del self._pending[: len(self._pending) - MAX_RETAINED]
-            self._first_at = now + RETRY_S - self.deadline_s
+            self._first_at = self._pending[0].received_mono
+            self._open = deque(p for p in self._pending if not p.done)
+            self._by_token.update((p.token, p) for p in self._open if p.token is not None)
+            self._retry_at = now + RETRY_S
             return
+        # items were handed over for the batch's uplinks that were not done, in order
+        open_ = [p for p in batch if not p.done]
         for i, why in job.refused:
-            p = batch[i]
+            p = open_[i]
             self.metrics.inc("unstorable_uplinks")
             self._ratelog.warn("unstorable", "device %s FCnt %d: %s" % (p.session.dev_eui, p.fcnt32, why))
-        kept = [batch[i] for i in job.kept]
-        self._after_commit(kept, now)
+        self._count([open_[i] for i in job.kept], now)
+
+    def _count(self, safe: list[Pending], now: float) -> None:
+        self._after_commit(safe, now)
         # counted last: whoever sees the count also sees the gaps and downlinks of these uplinks
-        self.metrics.inc("received_uplinks", len(kept))
-        self.metrics.inc("stored_readings", sum(len(p.readings) for p in kept))
+        self.metrics.inc("received_uplinks", len(safe))
+        self.metrics.inc("stored_readings", sum(len(p.readings) for p in safe))
         self.metrics.save()
 
     def _after_commit(self, batch: list[Pending], now: float) -> None:

@@ -51,7 +51,7 @@ def write_config(tmp_path, broker, udp_port):
     raw = {
         "gateway": {"id": "gw1"},
         "udp": {"bind": "127.0.0.1:%d" % udp_port},
-        "storage": {"data_dir": str(tmp_path / "data")},
+        "storage": {"data_dir": str(tmp_path / "data"), "metrics_interval_s": 0.5},
         "ingest": {"commit_deadline_ms": 20},
         "backfill": {"enabled": False},
         "mqtt": {"url": broker.url, "reconnect_min_s": 0.05, "reconnect_max_s": 0.3, "batch_max_readings": 200},

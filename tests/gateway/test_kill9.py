@@ -79,7 +79,7 @@ def test_kill9_under_load_loses_nothing_counted(tmp_path):
     port = free_port()
     cfg_path = tmp_path / "gateway.toml"
     cfg_path.write_text(config.render({"gateway": {"id": "k9"}, "udp": {"bind": "127.0.0.1:%d" % port},
-                                       "storage": {"data_dir": "data"}}))  # fmt: skip
+                                       "storage": {"data_dir": "data", "metrics_interval_s": 0.5}}))  # fmt: skip
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o700)
     devices = lg.make_devices(200)

@@ -36,8 +36,11 @@ REGISTRY_FILE = "registry.sqlite"
 # FCntDown is saved as a reservation (next + this) so downlinks rarely need their own disk write;
 # after a crash up to this many downlink counters are skipped, never reused.
 FCNT_DOWN_RESERVE = 256
+PAGE_SIZE = 512  # new files only: SQLite fixes the page size when it creates a file
 FOLD_ROWS = 1000  # counter_log rows (commits) before they are folded into devices
-_LOG_ENTRY = struct.Struct(">8s4sIIq")  # dev_eui, dev_addr, fcnt_up_next, fcnt_down_next, last_seq (-1: none)
+# devices rowid, dev_addr, fcnt_up_next, fcnt_down_next, last_seq (-1: none): 20 bytes a device
+_LOG_ENTRY = struct.Struct(">I4sIIi")
+LoggedRow = tuple[int, int, "int | None", int, str]  # (fcnt_up_next, fcnt_down_next, last_seq, rowid, dev_addr hex)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -141,6 +144,7 @@ class Registry:
         self._by_eui: dict[str, Session] = {}
         self._otaa: dict[str, OtaaDevice] = {}
         self._data_version = -1
+        self._rowids: dict[str, int] = {}  # dev_eui -> devices rowid, for the counter log
         self.fold()  # what an earlier run logged, before the sessions are loaded
         self.refresh()
 
@@ -156,6 +160,8 @@ class Registry:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         check_private(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # a new file gets small pages: a counter-log commit then writes ~0.5 KiB frames, not 4 KiB ones
+        conn.execute("PRAGMA page_size=%d" % PAGE_SIZE)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # a counter once accepted survives a power cut
         conn.execute("PRAGMA busy_timeout=5000")
@@ -214,15 +220,15 @@ class Registry:
         """Every device without its keys, for listings."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT dev_eui, activation, join_eui, dev_addr, fcnt_up_next, fcnt_down_next, last_seq"
+                "SELECT rowid, dev_eui, activation, join_eui, dev_addr, fcnt_up_next, fcnt_down_next, last_seq"
                 " FROM devices ORDER BY dev_eui"
             ).fetchall()
             logged = self._log_rows()
         keys = ("dev_eui", "activation", "join_eui", "dev_addr", "fcnt_up_next", "fcnt_down_next", "last_seq")
-        latest = {eui: (addr, up, down, seq) for up, down, seq, eui, addr in logged}  # later entries win
+        latest = {rowid: (addr, up, down, seq) for up, down, seq, rowid, addr in logged}  # later entries win
         out = []
-        for eui, activation, join_eui, addr, up, down, seq in rows:
-            o = latest.get(eui)
+        for rowid, eui, activation, join_eui, addr, up, down, seq in rows:
+            o = latest.get(rowid)
             if o is not None and o[0] == addr:  # what the running agent logged since the last fold
                 up, down, seq = max(up, o[1]), max(down, o[2]), o[3]
             out.append(dict(zip(keys, (eui, activation, join_eui, addr, up, down, seq), strict=True)))
@@ -281,11 +287,11 @@ class Registry:
         join replaced (another DevAddr) changes nothing."""
         if not rows:
             return
-        packed = b"".join(
-            _LOG_ENTRY.pack(bytes.fromhex(eui), bytes.fromhex(addr), up, down, -1 if seq is None else seq)
-            for up, down, seq, eui, addr in rows
-        )
         with self._tx():
+            packed = b"".join(
+                _LOG_ENTRY.pack(self._rowid(eui), bytes.fromhex(addr), up, down, -1 if seq is None else seq)
+                for up, down, seq, eui, addr in rows
+            )
             n = self._db.execute("INSERT INTO counter_log (rows) VALUES (?)", (packed,)).lastrowid or 0
             if n % FOLD_ROWS == 0:
                 self._fold_locked()
@@ -299,18 +305,25 @@ class Registry:
         rows = self._log_rows()
         self._db.executemany(
             "UPDATE devices SET fcnt_up_next = max(fcnt_up_next, ?), fcnt_down_next = max(fcnt_down_next, ?),"
-            " last_seq = ? WHERE dev_eui = ? AND dev_addr = ?",
+            " last_seq = ? WHERE rowid = ? AND dev_addr = ?",
             rows,
         )
         self._db.execute("DELETE FROM counter_log")
 
-    def _log_rows(self) -> list[CounterRow]:
+    def _log_rows(self) -> list[LoggedRow]:
         """The logged snapshots, oldest first (later ones win)."""
-        out: list[CounterRow] = []
+        out: list[LoggedRow] = []
         for (blob,) in self._db.execute("SELECT rows FROM counter_log ORDER BY id"):
-            for eui, addr, up, down, seq in _LOG_ENTRY.iter_unpack(blob):
-                out.append((up, down, None if seq < 0 else seq, eui.hex(), addr.hex()))
+            for rowid, addr, up, down, seq in _LOG_ENTRY.iter_unpack(blob):
+                out.append((up, down, None if seq < 0 else seq, rowid, addr.hex()))
         return out
+
+    def _rowid(self, dev_eui: str) -> int:
+        rowid = self._rowids.get(dev_eui)
+        if rowid is None:  # added since the last refresh; a removed device logs under 0, applied to nothing
+            row = self._db.execute("SELECT rowid FROM devices WHERE dev_eui = ?", (dev_eui,)).fetchone()
+            rowid = row[0] if row else 0
+        return rowid
 
     def reserve_all(self) -> int:
         """Reserve a block of FCntDown values for every session whose next downlink is not covered,
@@ -381,12 +394,13 @@ class Registry:
                 return False
             self._data_version = version
             rows = self._db.execute(
-                "SELECT dev_eui, activation, join_eui, app_key, dev_addr, nwkskey, appskey,"
+                "SELECT rowid, dev_eui, activation, join_eui, app_key, dev_addr, nwkskey, appskey,"
                 " fcnt_up_next, fcnt_down_next, last_seq FROM devices"
             ).fetchall()
         old = self._by_eui
         self._by_addr, self._by_eui, self._otaa = {}, {}, {}
-        for eui, activation, join_eui, app_key, addr, nwk, app, up, down, last_seq in rows:
+        self._rowids = {r[1]: r[0] for r in rows}
+        for _, eui, activation, join_eui, app_key, addr, nwk, app, up, down, last_seq in rows:
             if activation == "otaa":
                 self._otaa[eui] = OtaaDevice(eui, join_eui, bytes(app_key))
             if addr is None or nwk is None:

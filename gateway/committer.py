@@ -46,6 +46,7 @@ class Job:
     kept: list[int] = field(default_factory=list)  # indexes of the items stored
     refused: list[tuple[int, str]] = field(default_factory=list)  # (index, why) refused as invalid
     error: Exception | None = None
+    sessions: list[Any] = field(default_factory=list)  # the caller's sessions behind `counters`
 
 
 class Committer:

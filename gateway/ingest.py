@@ -8,12 +8,15 @@
          -> counted as received; gaps and acks; class-A downlink in the RX window.
 
 Group commit: an uplink whose readings the broker has not acknowledged waits at most
-`commit_deadline_ms` for the commit that writes them; one whose readings the broker took (or
-that has none to write) waits at most `counter_deadline_s` for the commit of its frame counter.
-The batch is sealed and committed on the commit thread (gateway.committer) with one
-`ReadingBuffer.commit_uplinks` call, while this thread decodes the next one; readings the broker
-acknowledged meanwhile are not written. An uplink is counted in received_uplinks, and its
-readings in stored_readings, only once they are safe (on disk or acknowledged by the broker).
+`commit_deadline_ms` for the commit that writes them, with every unsaved frame counter, so a
+frame whose readings are on disk is a replay after any restart. Frame counters of uplinks the
+broker took are written at most `counter_deadline_s` after they changed: after a crash, frames of
+that window are accepted once more if replayed, and their readings, already at the platform, are
+dropped there as duplicates. The batch is sealed
+and committed on the commit thread (gateway.committer) with one `ReadingBuffer.commit_uplinks`
+call, while this thread decodes the next one; readings the broker acknowledged meanwhile are not
+written. An uplink is counted in received_uplinks, and its readings in stored_readings, once they
+are safe (on disk or acknowledged by the broker); one without readings is counted at once.
 If a commit fails, the batch comes back and is retried RETRY_S later (bounded in memory).
 
 Every rxpk ends in exactly one outcome counter (see OUTCOMES); the tests check the sum.
@@ -131,10 +134,10 @@ class Ingest:
         self.dedup_s = cfg.ingest.dedup_window_ms / 1000.0
         self.net_id = int(cfg.lorawan.net_id, 16)
         self.committer = Committer(registry, buffer, wake)
-        self._pending: list[Pending] = []
-        self._first_at: float | None = None
-        self._open: deque[Pending] = deque()  # pending and not done, in arrival order
+        self._pending: deque[Pending] = deque()  # not yet safe, in arrival order (done ones leave)
         self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
+        self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
+        self._dirty_since: float | None = None
         self._force = False  # commit at the next poll
         self._retry_at = 0.0  # no commit before this after a failed one
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
@@ -247,15 +250,18 @@ class Ingest:
         p = Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw})
         m.inc("accepted_uplinks")
         self._remember(frame.phy, p, now_mono)
+        self._dirty[id(s)] = s
+        if self._dirty_since is None:
+            self._dirty_since = now_mono
+        if not readings and self._settle(p):  # nothing to keep safe: count it, answer it now
+            self._count([p], now_mono)
+            return
         if readings:
             p.token = self.buffer.stage(s.dev_eui, now_unix, readings)
             self._by_token[p.token] = p
-        if not self._pending:
-            self._first_at = now_mono
         self._pending.append(p)
-        self._open.append(p)
         if len(self._pending) >= self.batch_size:
-            self.flush()
+            self._seal(True, False)
 
     @staticmethod
     def _is_old_frame(frame: lorawan.DataFrame, sessions: list[Session]) -> bool:
@@ -301,17 +307,19 @@ class Ingest:
     # ---- group commit ---------------------------------------------------------------------------
 
     def _commit_at(self) -> float | None:
-        if self._first_at is None:
+        """When the next commit is due: the oldest unsafe reading's commit deadline, or the oldest
+        unsaved frame counter's counter deadline; None when nothing waits."""
+        ats = []
+        if self._pending:
+            ats.append(self._pending[0].received_mono + self.deadline_s)
+        if self._dirty_since is not None:
+            ats.append(self._dirty_since + self.counter_deadline_s)
+        if not ats:
             return None
-        if self._force:
-            return self._retry_at
-        at = self._first_at + self.counter_deadline_s
-        if self._open:
-            at = min(at, self._open[0].received_mono + self.deadline_s)
-        return max(at, self._retry_at)
+        return self._retry_at if self._force else max(min(ats), self._retry_at)
 
     def due_in(self, now_mono: float) -> float | None:
-        """Seconds until the pending batch must be handed to the commit thread; None when idle."""
+        """Seconds until a batch must be handed to the commit thread; None when idle."""
         at = self._commit_at()
         return None if at is None else max(0.0, at - now_mono)
 
@@ -322,10 +330,11 @@ class Ingest:
         self._deliver(now_mono)
         at = self._commit_at()
         if at is not None and now_mono >= at:
-            # readings overdue for the disk: the broker is slow or away, write all in one commit;
-            # only frame counters due: leave young readings to their likely PUBACK
-            overdue = self._open and now_mono >= self._open[0].received_mono + self.deadline_s
-            self.flush(None if self._force or overdue else now_mono)
+            # readings overdue for the disk (the broker is slow or away): write them all in one
+            # commit; otherwise young readings are left to their likely PUBACK
+            overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.deadline_s
+            counters = self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s
+            self._seal(self._force or overdue, self._force or counters)
         horizon = now_mono - self.dedup_s
         order, recent = self._recent_order, self._recent
         while order and order[0][0] < horizon:
@@ -333,54 +342,53 @@ class Ingest:
             if recent.get(phy, (None,))[0] == t:
                 del recent[phy]
 
+    def _settle(self, p: Pending) -> bool:
+        """p's readings are safe without a commit (at the broker, or it has none): count it and
+        schedule its downlinks now. False when a downlink would first need FCntDown on disk."""
+        if p.session.fcnt_down_next >= p.session.fcnt_down_saved:
+            self._force = True
+            return False
+        p.done = True
+        return True
+
     def _deliver(self, now: float) -> None:
         """Uplinks whose readings the broker acknowledged while staged are safe: count them and
-        schedule their downlinks now; only their frame counters wait for the commit."""
+        schedule their downlinks now; only their frame counters wait for a commit."""
         done = []
         for token in self.buffer.take_delivered():
             p = self._by_token.pop(token, None)
-            if p is None:
-                continue  # sealed meanwhile: the commit's result counts it
-            if p.session.fcnt_down_next >= p.session.fcnt_down_saved:
-                self._force = True  # a downlink would need FCntDown reserved on disk first
-                continue
-            p.done = True
-            done.append(p)
-        while self._open and self._open[0].done:
-            self._open.popleft()
+            if p is not None and self._settle(p):  # None: sealed meanwhile, its commit counts it
+                done.append(p)
+        while self._pending and self._pending[0].done:
+            self._pending.popleft()
         if done:
             self._count(done, now)
 
     def flush(self, now_mono: float | None = None) -> None:
-        """Seal the pending batch and hand it to the commit thread (blocks if two are in flight).
+        """Seal every uplink still waiting, with every unsaved frame counter, and hand them to the
+        commit thread (blocks if two batches are in flight)."""
+        self._seal(True, True)
 
-        With now_mono, uplinks younger than the commit deadline whose readings are still with the
-        forwarder stay for the next batch: their PUBACK is likely to spare writing them. Without,
-        everything pending is sealed."""
-        batch = self._pending
+    def _seal(self, readings: bool, counters: bool) -> None:
+        batch = [p for p in self._pending if not p.done] if readings else []
+        self._pending = deque() if readings else deque(p for p in self._pending if not p.done)
         self._force = False
-        if now_mono is None or not batch:
-            self._pending = []
-        else:
-            young = now_mono - self.deadline_s
-            self._pending = [p for p in batch if p.token is not None and not p.done and p.received_mono > young]
-            if self._pending:
-                batch = [p for p in batch if p.token is None or p.done or p.received_mono <= young]
-        self._first_at = self._pending[0].received_mono if self._pending else None
-        self._open = deque(self._pending)
-        if not batch:
-            return
-        sessions = {}
         for p in batch:
             p.sealed = True
             if p.token is not None:
                 self._by_token.pop(p.token, None)
-            p.session.reserve_down()  # FCntDown for the downlinks after this batch, in the same write
-            if p.session.dirty:
-                sessions[id(p.session)] = p.session
-        rows = self.registry.counter_rows(sessions.values())
-        items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch if not p.done]
-        self.committer.submit(Job(batch, rows, items))
+            if p.session.reserve_down():  # FCntDown for the downlinks after this batch, in the same write
+                counters = True
+                self._dirty[id(p.session)] = p.session
+        sessions: list[Session] = []
+        if counters or batch:  # readings on disk always have their frame counters on disk too
+            sessions = list(self._dirty.values())
+            self._dirty, self._dirty_since = {}, None
+        if not batch and not sessions:
+            return
+        rows = self.registry.counter_rows(sessions)
+        items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch]
+        self.committer.submit(Job(batch, rows, items, sessions=sessions))
 
     def finish(self) -> bool:
         """At shutdown: commit everything pending, wait for it; True when nothing was left behind."""
@@ -388,7 +396,7 @@ class Ingest:
         now = time.monotonic()
         for job in self.committer.close():
             self._done(job, now)
-        if self._pending:
+        if self._pending or self._dirty:
             self.metrics.inc("commit_errors")
             return False
         return True
@@ -402,28 +410,28 @@ class Ingest:
         if job.error is not None:  # disk full, read-only, corrupt file: keep receiving, retry later
             self.metrics.inc("commit_errors")
             self._ratelog.warn("commit_failed", "%s: %s" % (type(job.error).__name__, job.error))
+            for s in job.sessions:
+                s.dirty = True
+                self._dirty[id(s)] = s
+            if job.sessions and self._dirty_since is None:
+                self._dirty_since = now
             for p in batch:
-                p.session.dirty = True
                 p.sealed = False
-            self._pending[:0] = batch
+            self._pending.extendleft(reversed(batch))
             if len(self._pending) > MAX_RETAINED:
                 self.metrics.inc("dropped_uplinks", len(self._pending) - MAX_RETAINED)
-                for p in self._pending[: len(self._pending) - MAX_RETAINED]:
+                while len(self._pending) > MAX_RETAINED:
+                    p = self._pending.popleft()
                     if p.token is not None:
                         self.buffer.discard(p.token)
-                del self._pending[: len(self._pending) - MAX_RETAINED]
-            self._first_at = self._pending[0].received_mono
-            self._open = deque(p for p in self._pending if not p.done)
-            self._by_token.update((p.token, p) for p in self._open if p.token is not None)
+            self._by_token.update((p.token, p) for p in self._pending if p.token is not None and not p.done)
             self._retry_at = now + RETRY_S
             return
-        # items were handed over for the batch's uplinks that were not done, in order
-        open_ = [p for p in batch if not p.done]
         for i, why in job.refused:
-            p = open_[i]
+            p = batch[i]
             self.metrics.inc("unstorable_uplinks")
             self._ratelog.warn("unstorable", "device %s FCnt %d: %s" % (p.session.dev_eui, p.fcnt32, why))
-        self._count([open_[i] for i in job.kept], now)
+        self._count([batch[i] for i in job.kept], now)
 
     def _count(self, safe: list[Pending], now: float) -> None:
         self._after_commit(safe, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import tempfile
 import threading
@@ -35,6 +36,15 @@ def vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat); 0 once it is gone."""
+    try:
+        fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--hours", type=float, default=24.0)
@@ -50,6 +60,7 @@ def main() -> None:
     runner = Runner(sc, workdir, wall_limit_s=args.wall_limit)
     peaks = {"agent": 0, "broker": 0}
     worker_peaks: dict[int, int] = {}
+    cpu: dict[str, dict[int, float]] = {"agent": {}, "broker": {}, "workers": {}}  # last seen, per pid
     done = threading.Event()
 
     def watch() -> None:
@@ -58,14 +69,19 @@ def main() -> None:
                 pid = getattr(proc, "pid", None) if name == "agent" else (proc.proc.pid if proc and proc.proc else None)
                 if pid:
                     peaks[name] = max(peaks[name], vm_hwm_kb(pid))
+                    cpu[name][pid] = max(cpu[name].get(pid, 0.0), cpu_s(pid))
             for pid in getattr(getattr(runner, "fleet", None), "pids", []):
                 worker_peaks[pid] = max(worker_peaks.get(pid, 0), vm_hwm_kb(pid))
+                cpu["workers"][pid] = max(cpu["workers"].get(pid, 0.0), cpu_s(pid))
 
     threading.Thread(target=watch, daemon=True).start()
     t0 = time.monotonic()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     result = runner.run()
     wall = time.monotonic() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     done.set()
+    own_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
     s = result.summary
     gw = (s.get("gateway_status") or {}).get("counters", {})
     received = gw.get("received_uplinks", 0)
@@ -91,6 +107,14 @@ def main() -> None:
         ("peak RSS gateway agent", "%.1f MB" % (peaks["agent"] / 1024)),
         ("peak RSS broker (%s)" % s["broker"], "%.1f MB" % (peaks["broker"] / 1024)),
     ]
+    rows.append(
+        (
+            "CPU s (set-up to drain): runner / node workers / agent / broker",
+            "%.1f / %.1f / %.1f / %.1f (machine: %d cores x %.1f s wall)"
+            % (own_cpu, sum(cpu["workers"].values()), sum(cpu["agent"].values()), sum(cpu["broker"].values()),
+               os.cpu_count() or 1, wall),
+        )
+    )  # fmt: skip
     split = s["wall_split_seconds"]
     total = sum(split.values()) or 1.0
     for k, v in sorted(split.items(), key=lambda kv: -kv[1]):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.clock import VirtualClock
 from simulator.devices.i2c import VirtualI2C
 from simulator.devices.pins import IrqGuard, VirtualPin
 
@@ -47,12 +48,14 @@ class NodeClock:
     def __init__(self, base: Any) -> None:
         self.base = base
         self._base_ms = base.monotonic_ms  # bound once: drivers and emulators ask the time constantly
+        self._virtual = base if isinstance(base, VirtualClock) else None  # its _ms read directly
         self._ms = int(base.monotonic_ms())
         self._unix0 = int(base.time()) - self._ms // 1000
         self.offset_s = 0
 
     def monotonic_ms(self) -> int:
-        b = self._base_ms()
+        v = self._virtual
+        b = v._ms if v is not None else self._base_ms()
         if b > self._ms:
             self._ms = b
         return self._ms

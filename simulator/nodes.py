@@ -77,6 +77,9 @@ class Wiring:
     on_lost: Callable[[str, list[int], str], None]
 
 
+_Entry = tuple[int, int, "Callable[[], None] | None", "FirmwareNode | None", int]
+
+
 class FirmwareNode:
     """One node: HAL, emulators, modem and the firmware application."""
 
@@ -137,14 +140,14 @@ class FirmwareNode:
         start_ms = max(0, (end_unix - iv - sc.start_unix) * 1000)
         end_ms = (end_unix - sc.start_unix) * 1000
         truth = self.w.world.sample(self.spec, end_unix - iv / 2, iv)
-        self.fleet.at(start_ms, partial(self._set_values, truth))
+        self.fleet.at(start_ms, partial(self._set_values, truth), self)
         rng = random.Random("%d:pass:%s:%d" % (sc.seed, self.name, end_unix))
         span = max(1, end_ms - start_ms - 2000)  # passages end before the interval's count is read
         if "pulse_counter" in self.spec.sensors:
             for _ in range(int(truth.get("count_in", 0))):
                 t = start_ms + 1 + rng.randrange(span)
-                self.fleet.at(t, partial(self._drive, "counter_a", 1))
-                self.fleet.at(t + PULSE_MS, partial(self._drive, "counter_a", 0))
+                self.fleet.at(t, partial(self._drive, "counter_a", 1), self)
+                self.fleet.at(t + PULSE_MS, partial(self._drive, "counter_a", 0), self)
         if "beam_counter" in self.spec.sensors:
             walks = [PASSAGE_IN] * int(truth.get("count_in", 0)) + [PASSAGE_OUT] * int(truth.get("count_out", 0))
             rng.shuffle(walks)
@@ -152,7 +155,7 @@ class FirmwareNode:
             for i, states in enumerate(walks):  # one passage at a time, each in its own slot
                 t = start_ms + (i + 1) * slot
                 for j, (a, b) in enumerate(states):
-                    self.fleet.at(t + j * BEAM_STEP_MS, partial(self._beam, a, b))
+                    self.fleet.at(t + j * BEAM_STEP_MS, partial(self._beam, a, b), self)
         return end_ms
 
     def _set_values(self, truth: dict[str, float]) -> None:
@@ -237,41 +240,79 @@ class FirmwareNode:
 class Fleet:
     """All nodes of a scenario on one shared time line.
 
-    The heap holds (ms, order, action, node, chain): a physical event is action() with node None;
-    a firmware step is action None with the node and the token of its step chain (a power cycle
-    starts a new chain, and the old one's entries are dropped when they come up)."""
+    The heap holds (ms, order, action, node, chain): a physical event is action() (node: the node
+    it happens to, if any); a firmware step is action None with the node and the token of its step
+    chain (a power cycle starts a new chain, and the old one's entries are dropped when they come
+    up).
+
+    A tick may run in two parts (simulator/shards.py): ``run_until(end, defer=nodes)`` runs every
+    other node and keeps the deferred nodes' entries aside; ``run_deferred()`` then runs those
+    from the tick's start, after their modems were handed the tick's downlinks. Nodes meet only on
+    the radio, which is judged after the tick, so the two parts give what one run_until gives."""
 
     def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Wiring) -> None:
         self.clock = clock
-        self._heap: list[tuple[int, int, Callable[[], None] | None, FirmwareNode | None, int]] = []
+        self._heap: list[_Entry] = []
+        self._held: list[_Entry] = []
+        self._held_tick = (0, 0)  # (start, end) ms of the tick whose deferred part is pending
+        self._running = self._heap  # where new entries go: the deferred part's own heap while it runs
         self._order = 0
         self.listening: set[FirmwareNode] = set()  # nodes whose modem may have a receive window open
         self.nodes = [FirmwareNode(spec, sc, clock, wiring, self) for spec in sc.nodes]
         self.by_name = {n.name: n for n in self.nodes}
         self._chain: dict[str, int] = {}  # node -> token of its live step chain
         for n in self.nodes:
-            self.at(n.plan_next_interval(), partial(self._replan, n))
+            self.at(n.plan_next_interval(), partial(self._replan, n), n)
             self._chain[n.name] = 0
             self._at_step(0, n, 0)
 
-    def at(self, ms: int, action: Callable[[], None]) -> None:
+    def at(self, ms: int, action: Callable[[], None], node: FirmwareNode | None = None) -> None:
         self._order += 1
-        heapq.heappush(self._heap, (ms, self._order, action, None, 0))
+        heapq.heappush(self._running, (ms, self._order, action, node, 0))
 
     def _at_step(self, ms: int, node: FirmwareNode, token: int) -> None:
         self._order += 1
-        heapq.heappush(self._heap, (ms, self._order, None, node, token))
+        heapq.heappush(self._running, (ms, self._order, None, node, token))
 
     def _replan(self, node: FirmwareNode) -> None:
-        self.at(node.plan_next_interval(), partial(self._replan, node))
+        self.at(node.plan_next_interval(), partial(self._replan, node), node)
 
-    def run_until(self, end_ms: int) -> None:
-        """Everything due before end_ms, in time order; the shared clock ends at end_ms."""
-        heap, clock, chain = self._heap, self.clock, self._chain
+    def run_until(self, end_ms: int, defer: set[FirmwareNode] | None = None) -> None:
+        """Everything due before end_ms, in time order; the shared clock ends at end_ms.
+
+        defer: nodes whose entries wait for run_deferred() (nothing else may run before it)."""
+        start = self.clock.monotonic_ms()
+        self._run(self._heap, end_ms, defer)
+        if defer:
+            self._held_tick = (start, end_ms)
+
+    def run_deferred(self) -> None:
+        """The deferred nodes' part of the last tick, from its start: the shared clock goes back to
+        the tick's start for them (no other node runs meanwhile) and ends at the tick's end."""
+        start, end_ms = self._held_tick
+        held, self._held = self._held, []
+        if not held:
+            return
+        heapq.heapify(held)
+        self.clock._ms = start  # the clock is this fleet's own (one per worker process)
+        self._running = held
+        try:
+            self._run(held, end_ms, None)
+        finally:
+            self._running = self._heap
+        for e in held:
+            heapq.heappush(self._heap, e)
+
+    def _run(self, heap: list[_Entry], end_ms: int, defer: set[FirmwareNode] | None) -> None:
+        clock, chain, held = self.clock, self._chain, self._held
         pop, push = heapq.heappop, heapq.heappush
         now = clock.monotonic_ms()
         while heap and heap[0][0] < end_ms:
-            ms, _, action, node, token = pop(heap)
+            entry = pop(heap)
+            ms, _, action, node, token = entry
+            if defer and node in defer:
+                held.append(entry)
+                continue
             if ms > now:
                 clock.advance(ms - now)
                 now = ms
@@ -284,7 +325,7 @@ class Fleet:
             due = node.step_until(now)
             if due is not None:
                 self._order += 1
-                push(heap, (due, self._order, None, node, token))
+                push(self._running, (due, self._order, None, node, token))
         if end_ms > now:
             clock.advance(end_ms - now)
 

@@ -65,6 +65,7 @@ class Frame:
     seqs: list[int] = field(default_factory=list)  # readings the frame carries (the runner's bookkeeping)
     order: int = 0  # submission order, breaks ties between frames that start together
     rssi_at: dict[str, float] = field(default_factory=dict)  # concentrator -> RSSI, computed once
+    audible: dict[str, bool] = field(default_factory=dict)  # concentrator -> above its SNR floor, computed once
 
     @property
     def end_us(self) -> int:
@@ -150,7 +151,11 @@ class RadioChannel:
         return done
 
     def _decide(self, f: Frame, window: list[Frame]) -> None:
-        overlapping = [o for o in window if o is not f and o.start_us < f.end_us and f.start_us < o.end_us]
+        f_start, f_end = f.start_us, f.end_us
+        overlapping = [o for o in window if o is not f and o.start_us < f_end and f_start < o.end_us]
+        # demodulators already locked on frames that started earlier (ties: submission order)
+        key = (f_start, f.order)
+        earlier = [o for o in overlapping if (o.start_us, o.order) < key]
         for c in self.concentrators:
             if f.freq_hz not in c.channels:
                 f.losses[c.name] = "out_of_range"
@@ -160,8 +165,7 @@ class RadioChannel:
             if snr < SNR_FLOOR_DB[f.sf]:
                 f.losses[c.name] = "out_of_range"
                 continue
-            # demodulators already locked on frames that started earlier (ties: submission order)
-            busy = sum(1 for o in overlapping if (o.start_us, o.order) < (f.start_us, f.order) and self._audible(o, c))
+            busy = sum(1 for o in earlier if self._audible(o, c))
             if busy >= self.cfg.demodulators:
                 f.losses[c.name] = "demodulators_busy"
                 continue
@@ -183,7 +187,11 @@ class RadioChannel:
         return f.rssi_at[c.name]
 
     def _audible(self, f: Frame, c: Concentrator) -> bool:
-        return f.freq_hz in c.channels and self._rssi(f, c) - self.noise_floor_dbm >= SNR_FLOOR_DB[f.sf]
+        a = f.audible.get(c.name)
+        if a is None:
+            a = f.freq_hz in c.channels and self._rssi(f, c) - self.noise_floor_dbm >= SNR_FLOOR_DB[f.sf]
+            f.audible[c.name] = a
+        return a
 
     def downlink_reaches(self, node: str, concentrator: str, sf: int) -> bool:
         """Whether a downlink from the concentrator is demodulated by the node."""

@@ -93,6 +93,7 @@ class _Event:
     label: str
     action: Callable[[], None]
     order: int = 0
+    on_nodes: bool = False  # a node or sensor fault: given to the nodes before their tick begins
 
 
 @dataclass
@@ -181,13 +182,13 @@ class Runner:
                            _Event(back, "agent start", self._start_agent, i)]  # fmt: skip
                 self.spans.append(report.Span("agent killed", f.at_s, back))
             elif f.kind == "node_power_loss" and f.node:
-                events += [_Event(f.at_s, "power off", partial(fleet.power, f.node, False), i),
-                           _Event(end, "power on", partial(fleet.power, f.node, True), i)]  # fmt: skip
+                events += [_Event(f.at_s, "power off", partial(fleet.power, f.node, False), i, True),
+                           _Event(end, "power on", partial(fleet.power, f.node, True), i, True)]  # fmt: skip
                 self.spans.append(report.Span("power loss %s" % f.node, f.at_s, end))
             elif f.kind == "sensor_fault" and f.node and f.sensor:
                 broken = partial(fleet.sensor_fault, f.node, f.sensor, f.mode)
                 healed = partial(fleet.sensor_fault, f.node, f.sensor, None)
-                events += [_Event(f.at_s, "sensor fault", broken, i), _Event(end, "sensor ok", healed, i)]
+                events += [_Event(f.at_s, "sensor fault", broken, i, True), _Event(end, "sensor ok", healed, i, True)]
                 self.spans.append(report.Span("%s %s %s" % (f.node, f.sensor, f.mode), f.at_s, end))
         return sorted(events, key=lambda e: (e.at_s, e.order))
 
@@ -360,8 +361,9 @@ class Runner:
         end_ms = int(sc.duration_s * 1000)
         wall0 = time.monotonic()
         next_keepalive = next_sample = 0.0
+        begin = getattr(self.fleet, "begin", None)  # simulator/shards.py: the next tick overlaps the exchange
         while self.clock.monotonic_ms() < end_ms:
-            if self.wall_limit_s and time.monotonic() - wall0 > self.wall_limit_s:
+            if self._out_of_wall(wall0):
                 break
             now = self.clock.monotonic_ms()
             while events and events[0].at_s * 1000 <= now:
@@ -370,6 +372,14 @@ class Runner:
             self._downlinks(now + step)
             t0 = time.perf_counter()
             self.fleet.run_until(now + step)
+            nxt = now + step
+            if begin is not None and nxt < end_ms and not self._out_of_wall(wall0):
+                # The next tick starts now for every node without a receive window open, beside the
+                # radio and the exchange with the agent below (they decide nothing those nodes see).
+                for e in [e for e in events if e.on_nodes and e.at_s * 1000 <= nxt]:
+                    events.remove(e)
+                    e.action()
+                begin(nxt + min(tick, end_ms - nxt))
             t1 = time.perf_counter()
             frames = self._settle_and_push(now + step)
             t2 = time.perf_counter()
@@ -389,6 +399,9 @@ class Runner:
         run_wall = time.monotonic() - wall0
         self._drain(wall0)
         return self._summary(mqtt_version, broker_kind, run_wall, time.monotonic() - wall0)
+
+    def _out_of_wall(self, wall0: float) -> bool:
+        return bool(self.wall_limit_s) and time.monotonic() - wall0 > self.wall_limit_s
 
     def _drain(self, wall0: float) -> None:
         """Keep the agent and broker running until what reached the gateway is at the platform.

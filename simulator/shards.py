@@ -12,15 +12,23 @@ concentrators, the agent and the checker see what they would see from one proces
 
 Nothing is sent between nodes within a tick (they only meet on the radio, which the runner's
 process decides after the tick), so a tick of many nodes splits without changing what any node
-sees. What differs from one process: the order in which frames that start in the same
-millisecond reach the radio model (by worker, then node), so results are deterministic for a given
-worker count, not identical across counts.
+sees. The same holds in time: ``begin(end)`` starts the next tick for every node that has no
+receive window open while the runner's process is still exchanging the last tick's frames with
+the agent (radio, PUSH_DATA/PUSH_ACK, the hold for PULL_RESP); ``run_until(end)`` then hands the
+downlinks to the modems of the nodes that were waiting for one and runs those nodes' part of the
+tick (``Fleet.run_until(defer=...)``, ``Fleet.run_deferred()``).
+
+What differs from one process: the order in which frames that start in the same millisecond
+reach the radio model (by worker, then node), so results are deterministic for a given worker
+count, not identical across counts. Workers run at a lower priority (nice) than the runner and
+the agent, whose exchange each tick is the critical path.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import traceback
 from operator import itemgetter
 from pathlib import Path
@@ -30,9 +38,29 @@ from edge.clock import VirtualClock
 from simulator.scenario import Scenario
 
 _READING, _FRAME, _LOST = 0, 1, 2
+_NICE = 10
 
 
 def _worker(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[str, int]) -> None:
+    """One shard; with EDGE_SIM_PROFILE=DIR set, under cProfile, written to DIR/worker-PID.prof."""
+    # Below the runner and the agent: their exchange each tick is the critical path, and the
+    # workers fill whatever CPU it leaves (they start the next tick while it runs).
+    try:
+        os.nice(_NICE)
+    except OSError:
+        pass
+    out_dir = os.environ.get("EDGE_SIM_PROFILE")
+    if not out_dir:
+        _serve(conn, sc, names, workdir, sf)
+        return
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.runcall(_serve, conn, sc, names, workdir, sf)
+    prof.dump_stats(os.path.join(out_dir, "worker-%d.prof" % os.getpid()))
+
+
+def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[str, int]) -> None:
     """One shard: an ordinary Fleet of its nodes, stepped when the runner's process says."""
     try:
         from simulator.environment import World
@@ -58,7 +86,7 @@ def _worker(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[s
             msg = conn.recv()
             if msg[0] == "stop":
                 break
-            _, end_ms, commands = msg
+            kind, end_ms, commands = msg
             for cmd in commands:
                 if cmd[0] == "deliver":
                     fleet.by_name[cmd[1]].modem.deliver(cmd[2], cmd[3], cmd[4])
@@ -66,7 +94,13 @@ def _worker(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[s
                     fleet.power(cmd[1], cmd[2])
                 elif cmd[0] == "fault":
                     fleet.sensor_fault(cmd[1], cmd[2], cmd[3])
-            fleet.run_until(end_ms)
+            if kind == "begin":  # every node that cannot get a downlink this tick; no answer
+                fleet.run_until(end_ms, defer={n for n, _ in fleet.open_windows()})
+                continue
+            if kind == "finish":  # the nodes with a receive window open, their downlinks delivered
+                fleet.run_deferred()
+            else:
+                fleet.run_until(end_ms)
             windows = [(n.name, list(w)) for n, w in fleet.open_windows()]
             conn.send(("tick", (out, windows)))
             out.clear()
@@ -109,6 +143,7 @@ class ShardedFleet:
         self._proxies = {name: _NodeProxy(self, name) for name in self._owner}
         self._pending: list[list[tuple[Any, ...]]] = [[] for _ in groups]
         self._windows: list[tuple[_NodeProxy, list[int]]] = []
+        self._begun: int | None = None  # end of the tick whose first part the workers are running
         ctx = multiprocessing.get_context("spawn")  # the runner's process has threads: no fork
         self._conns = []
         self._procs = []
@@ -134,23 +169,36 @@ class ShardedFleet:
     def _send(self, name: str, cmd: tuple[Any, ...]) -> None:
         self._pending[self._owner[name]].append(cmd)
 
+    def begin(self, end_ms: int) -> None:
+        """Start the next tick (to end_ms) for every node without a receive window open, while the
+        runner's process exchanges the last tick with the agent; run_until(end_ms) finishes it.
+        Power and sensor faults of the tick must be given before, downlinks after."""
+        for i, conn in enumerate(self._conns):
+            conn.send(("begin", end_ms, self._pending[i]))
+            self._pending[i] = []
+        self._begun = end_ms
+
     def run_until(self, end_ms: int) -> None:
         """Every worker runs its nodes to end_ms; what they did is replayed here in time order."""
+        kind = "finish" if self._begun == end_ms else "run"
+        if self._begun is not None and kind == "run":
+            raise RuntimeError("tick to %d begun, run to %d asked" % (self._begun, end_ms))
+        self._begun = None
         for i, conn in enumerate(self._conns):
-            conn.send(("run", end_ms, self._pending[i]))
+            conn.send((kind, end_ms, self._pending[i]))
             self._pending[i] = []
         events: list[tuple[int, int, tuple[Any, ...]]] = []
         windows: list[tuple[str, list[int]]] = []
         for conn in self._conns:
-            out, w = self._recv(conn)
+            out, open_now = self._recv(conn)
             events += out
-            windows += w
+            windows += open_now
         events.sort(key=itemgetter(0))  # stable: a worker's own order is kept within a millisecond
         w = self.w
-        for _, kind, args in events:
-            if kind == _FRAME:
+        for _, what, args in events:
+            if what == _FRAME:
                 w.on_frame(*args)
-            elif kind == _READING:
+            elif what == _READING:
                 w.on_reading(*args)
             else:
                 w.on_lost(*args)

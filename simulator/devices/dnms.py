@@ -3,9 +3,11 @@
 # Facts as in drivers/dnms.py; the computation time is our assumption (the firmware gives none).
 import struct
 
-from simulator.devices.base import SensirionEmulator
+from simulator.devices.base import SensirionEmulator, sensirion_words
 
 _COMPUTE_MS = 30
+_READY = sensirion_words((1,))
+_NOT_READY = sensirion_words((0,))
 
 
 class DNMSEmulator(SensirionEmulator):
@@ -19,6 +21,7 @@ class DNMSEmulator(SensirionEmulator):
         self._computed_at = None  # when the LEQ of the closed interval is ready
         self.intervals = 0
         self._leq_words = None  # the float words of the values set, made once per set()
+        self._leq_answer = b""  # ... and their bytes with CRCs
 
     def set(self, **values):
         super().set(**values)
@@ -30,7 +33,10 @@ class DNMSEmulator(SensirionEmulator):
             self.intervals += 1
         elif cmd == 0x0004:
             ready = self._computed_at is not None and self.since(self._computed_at) >= 0
-            self.answer((1 if ready else 0,))
+            if self.fault_mode is None:  # the two healthy answers are made once (on_write set the time)
+                self._answer = _READY if ready else _NOT_READY
+            else:
+                self.answer((1 if ready else 0,))
         elif cmd == 0x0005:
             words = self._leq_words
             if words is None:
@@ -40,7 +46,11 @@ class DNMSEmulator(SensirionEmulator):
                     words.append((b[0] << 8) | b[1])
                     words.append((b[2] << 8) | b[3])
                 self._leq_words = words
-            self.answer(words)
+                self._leq_answer = sensirion_words(words)
+            if self.fault_mode is None:
+                self._answer = self._leq_answer
+            else:
+                self.answer(words)
             self._computed_at = None
         elif cmd == 0x0002:
             self.answer_text(self.version)

@@ -13,7 +13,7 @@ from simulator.runner import Runner
 from simulator.shards import ShardedFleet
 
 
-def _run(fleet_cls, sc, workdir, **kw):
+def _run(fleet_cls, sc, workdir, pipelined=False, **kw):
     got = {"readings": [], "frames": [], "lost": []}
     radio = RadioChannel(sc.radio, sc.nodes, sc.concentrators, sc.seed)
     wiring = Wiring(
@@ -34,6 +34,8 @@ def _run(fleet_cls, sc, workdir, **kw):
                 fleet.power("air-2", True)
             if ms == 450_000:
                 fleet.sensor_fault("noise-1", "dnms", "absent")
+            if pipelined:  # as the runner does: faults, begin, (downlinks), run_until
+                fleet.begin(ms)
             fleet.run_until(ms)
             assert clock.monotonic_ms() == ms
     finally:
@@ -47,6 +49,8 @@ def test_workers_see_what_one_process_sees(tmp_path):
     two = _run(ShardedFleet, sc, tmp_path / "two", workers=2)
     assert len(one["readings"]) >= 8 * 2 and one["frames"] and one["lost"]
     assert one == two
+    # nodes waiting in a receive window (here: for join-accepts) run after the others
+    assert one == _run(ShardedFleet, sc, tmp_path / "three", pipelined=True, workers=3)
 
 
 def test_bad_worker_count_is_a_scenario_error():

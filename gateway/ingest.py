@@ -53,6 +53,7 @@ OUTCOMES = (
     "duplicates",  # same frame from another concentrator (or the same one again) within the window
     "joins_accepted",
     "replays",  # frame counter or DevNonce already used
+    "retransmissions",  # a confirmed uplink sent again with its counter (its ACK was lost): ACKed again
     "bad_mic",
     "unknown_device",
     "bad_phy",  # malformed PHYPayload (LoRaWANError)
@@ -62,6 +63,7 @@ OUTCOMES = (
 )
 MAX_RETAINED = 200_000  # uplinks kept in memory while the buffer refuses commits
 RETRY_S = 1.0  # a failed commit is retried this long after
+MAX_REACKS = 8  # ACKs for one confirmed frame sent again (a node retransmits up to NbTrans = 15 times)
 
 
 @dataclass
@@ -138,6 +140,7 @@ class Ingest:
         self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
         self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
         self._dirty_since: float | None = None
+        self._reacks: dict[str, tuple[int, int]] = {}  # dev_eui -> (FCnt, ACKs sent again)
         self._force = False  # commit at the next poll
         self._retry_at = 0.0  # no commit before this after a failed one
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
@@ -216,6 +219,8 @@ class Ingest:
             m.inc("bad_mic")
             self._ratelog.warn("bad_mic", "MIC mismatch, DevAddr %s FCnt %d" % (frame.dev_addr.hex(), frame.fcnt16))
             return
+        if fcnt32 < s.fcnt_up_next and self._reack(s, frame, fcnt32, gw, rx, now_mono):
+            return
         if fcnt32 < s.fcnt_up_next:
             m.inc("replays")
             self._ratelog.warn("replay", "device %s FCnt %d < next %d" % (s.dev_eui, fcnt32, s.fcnt_up_next))
@@ -262,6 +267,22 @@ class Ingest:
         self._pending.append(p)
         if len(self._pending) >= self.batch_size:
             self._seal(True, False)
+
+    def _reack(self, s: Session, frame: lorawan.DataFrame, fcnt32: int, gw: str, rx: RxPacket, now: float) -> bool:
+        """A confirmed frame again with the last accepted counter: its ACK was lost, the node
+        retransmits with the same FCnt (LoRaWAN 1.0.x). ACK it again, a bounded number of times; its readings are
+        not taken twice. True when handled."""
+        if not frame.confirmed or fcnt32 != s.fcnt_up_next - 1:
+            return False
+        last = self._reacks.get(s.dev_eui)
+        n = last[1] + 1 if last is not None and last[0] == fcnt32 else 1
+        if n > MAX_REACKS:
+            return False
+        self._reacks[s.dev_eui] = (fcnt32, n)
+        self.metrics.inc("retransmissions")
+        ctx = RxContext(gw, rx.tmst, rx.freq_hz, rx.datr, rx.rssi, rx.snr, now)
+        self.scheduler.on_uplink(s, lambda: ctx, True, now)
+        return True
 
     @staticmethod
     def _is_old_frame(frame: lorawan.DataFrame, sessions: list[Session]) -> bool:

@@ -150,6 +150,23 @@ def test_mac_commands_and_confirmed_uplinks_are_answered(env):
     assert frame.fopts[3] == 0x0D and len(frame.fopts) == 9  # DeviceTimeAns
 
 
+def test_a_confirmed_uplink_sent_again_is_acked_again_and_stored_once(env):
+    cfg, a, f = env
+    f.pull()
+    phy = uplink(ADDR, 0, reading(1), confirmed=True)
+    f.push([rxpk(phy, tmst=7_000_000)])
+    _, first = _downlink(f, 10_000_000)
+    assert first.ack
+    # the node missed that ACK and retransmits the same frame (same FCnt) in a later window
+    f.push([rxpk(phy, tmst=20_000_000)])
+    _, again = _downlink(f, 23_000_000, fcnt=1)
+    assert again.ack
+    assert a.wait("retransmissions", 1) == 1 and a.metrics.get("replays") == 0
+    assert a.wait("received_uplinks", 1) == 1
+    a.stop()
+    assert [r[1] for r in stored(cfg)] == [1]  # its reading once
+
+
 def test_rx1_refused_by_the_forwarder_falls_back_to_rx2(env):
     cfg, a, f = env
     f.pull()

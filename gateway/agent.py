@@ -66,6 +66,8 @@ class Agent:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # counters of readings on disk are written lazily (gateway/ingest.py): the buffer knows them
+        self.registry.raise_up_counters((u.dev_eui, u.dev_addr, u.fcnt) for u in self.buffer.newest_uplinks())
         self.registry.reserve_all()
         self.ingest = Ingest(cfg, self.registry, self.buffer, self.metrics, self.scheduler, self.backfill, self._wake)
         self.buffer.on_delivered = self._wake  # staged readings at the broker: count them, send their acks

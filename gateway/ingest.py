@@ -8,11 +8,12 @@
          -> counted as received; gaps and acks; class-A downlink in the RX window.
 
 Group commit: an uplink whose readings the broker has not acknowledged waits at most
-`commit_deadline_ms` for the commit that writes them, with every unsaved frame counter, so a
-frame whose readings are on disk is a replay after any restart. Frame counters of uplinks the
-broker took are written at most `counter_deadline_s` after they changed: after a crash, frames of
-that window are accepted once more if replayed, and their readings, already at the platform, are
-dropped there as duplicates. The batch is sealed
+`commit_deadline_ms` for the commit that writes them. Frame counters are written at most
+`counter_deadline_s` after they changed (sooner when a downlink needs a new FCntDown block): a
+frame whose readings are on disk is still a replay after any restart, because the agent raises
+each session's counter past the newest uplink in the buffer when it starts; after a crash, a
+frame of that window whose readings went to the broker and left the buffer is accepted once more
+if replayed, and its readings are dropped by the platform as duplicates. The batch is sealed
 and committed on the commit thread (gateway.committer) with one `ReadingBuffer.commit_uplinks`
 call, while this thread decodes the next one; readings the broker acknowledged meanwhile are not
 written. An uplink is counted in received_uplinks, and its readings in stored_readings, once they
@@ -402,7 +403,7 @@ class Ingest:
                 counters = True
                 self._dirty[id(p.session)] = p.session
         sessions: list[Session] = []
-        if counters or batch:  # readings on disk always have their frame counters on disk too
+        if counters:
             sessions = list(self._dirty.values())
             self._dirty, self._dirty_since = {}, None
         if not batch and not sessions:

@@ -325,6 +325,19 @@ class Registry:
             rowid = row[0] if row else 0
         return rowid
 
+    def raise_up_counters(self, newest: Iterable[tuple[str, str, int]]) -> int:
+        """Make each (dev_eui, dev_addr hex, FCnt) a used counter of its session, if the session still
+        has that DevAddr, in one write; at start, from the uplinks the buffer holds. Returns how
+        many sessions moved."""
+        moved = []
+        for eui, addr, fcnt in newest:
+            s = self._by_eui.get(eui)
+            if s is not None and s.dev_addr.hex() == addr and fcnt >= s.fcnt_up_next:
+                s.fcnt_up_next = fcnt + 1
+                moved.append(s)
+        self.save_counters(moved)
+        return len(moved)
+
     def reserve_all(self) -> int:
         """Reserve a block of FCntDown values for every session whose next downlink is not covered,
         in one write (at start and after new devices arrive), so first downlinks need no write of

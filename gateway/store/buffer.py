@@ -26,6 +26,7 @@ from gateway.store import codec
 from gateway.store.codec import BadRecord
 from gateway.store.errors import StoreCorrupt, StoreError, StoreFull, translate
 from gateway.store.records import Reading, Uplink
+from gateway.store.reserve import Reserve
 from gateway.store.stage import IN_FLIGHT, Stage
 
 log = logging.getLogger("edge.gateway.store")
@@ -98,8 +99,7 @@ class ReadingBuffer:
 
     def __init__(self, path: str | os.PathLike[str], reserve_bytes: int = RESERVE_BYTES) -> None:
         self.path = os.fspath(path)
-        self.reserve_bytes = reserve_bytes
-        self._reserve_path = self.path + ".reserve"
+        self._reserve = Reserve(self.path + ".reserve", reserve_bytes)
         self._lock = threading.Lock()
         self.evicted_on_full: dict[str, int] = {}  # readings evicted to make room on a full disk
         self._listeners: list[Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]] = []
@@ -109,7 +109,7 @@ class ReadingBuffer:
         try:
             self._db = self._open()
             self._load_state()
-            self._reserve()
+            self._reserve.hold()
         except sqlite3.Error as e:
             if self._db is not None:
                 self._db.close()
@@ -211,33 +211,15 @@ class ReadingBuffer:
                 self._commit_staged(encoded, marks)
             except StoreError:
                 raise full from None
-        self._reserve()
+        self._reserve.hold()
         for listener in self._listeners:
             try:
                 listener(items)
             except Exception:  # an observer (health, alerts) must never undo or block a commit
                 log.exception("buffer listener failed")
 
-    def _reserve(self) -> None:
-        """Hold RESERVE bytes of disk in a file beside the database, to give back when the disk fills up."""
-        if self.reserve_bytes <= 0 or os.path.exists(self._reserve_path):
-            return
-        try:
-            with open(self._reserve_path, "wb") as f:
-                f.write(bytes(self.reserve_bytes))
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError:  # no room for it now: try again after the next commit
-            try:
-                os.remove(self._reserve_path)
-            except OSError:
-                pass
-
     def _make_room(self, rows: int) -> None:
-        try:  # the reserve gives the checkpoint and the deletions room to work
-            os.remove(self._reserve_path)
-        except OSError:
-            pass
+        self._reserve.release()  # room for the checkpoint and the deletions
         with self._lock:
             try:
                 self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -568,14 +550,22 @@ class ReadingBuffer:
 
     def uplink_of(self, row_id: int) -> Uplink | None:
         """The uplink a stored row came from (None for local readings or a row that is gone)."""
+        rows = self._uplinks("SELECT dev, meta FROM reading WHERE id = ?", (row_id,))
+        return rows[0] if rows and rows[0] is not None else None
+
+    def newest_uplinks(self) -> list[Uplink]:
+        """Each device's newest stored uplink: its frame counter is a replay after a restart even
+        when the registry's counters lag (gateway/ingest.py writes them with a delay)."""
+        sql = "SELECT dev, meta FROM reading WHERE id IN (SELECT max(id) FROM reading WHERE meta NOT NULL GROUP BY dev)"
+        return [u for u in self._uplinks(sql, ()) if u is not None]
+
+    def _uplinks(self, sql: str, params: tuple[int, ...]) -> list[Uplink | None]:
         with self._lock:
             try:
-                row = self._conn().execute("SELECT dev, meta FROM reading WHERE id = ?", (row_id,)).fetchone()
+                rows = self._conn().execute(sql, params).fetchall()
             except sqlite3.Error as e:
-                raise translate(e, "reading row %d of %s" % (row_id, self.path)) from e
-        if row is None or row[1] is None:
-            return None
-        return codec.decode_uplink(self._dev_euis[row[0]], row[1])
+                raise translate(e, "reading uplinks of " + self.path) from e
+        return [None if meta is None else codec.decode_uplink(self._dev_euis[dev], meta) for dev, meta in rows]
 
     @property
     def acked_unflushed(self) -> int:

@@ -116,3 +116,16 @@ def test_reserve_all_reserves_fcnt_down_in_one_write(tmp_path):
     assert all(s.fcnt_down_saved == registry_mod.FCNT_DOWN_RESERVE for s in reg._by_eui.values())
     assert reg.reserve_all() == 0
     reg.close()
+
+
+def test_the_buffers_newest_uplinks_raise_lagging_counters(tmp_path):
+    provision(tmp_path, (DEV, ADDR), ("70b3d57ed0000d02", "26011d02"))
+    reg = open_reg(tmp_path)
+    reg.session(DEV).fcnt_up_next = 5
+    # the second device's newest uplink is from a past session (another DevAddr): it does not count
+    moved = reg.raise_up_counters([(DEV, ADDR, 9), ("70b3d57ed0000d02", "26019999", 40)])
+    assert moved == 1 and reg.session(DEV).fcnt_up_next == 10
+    assert reg.session("70b3d57ed0000d02").fcnt_up_next == 0
+    assert reg.raise_up_counters([(DEV, ADDR, 3)]) == 0  # never back
+    reg._db.close()
+    assert open_reg(tmp_path).session(DEV).fcnt_up_next == 10  # written

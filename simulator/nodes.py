@@ -277,34 +277,42 @@ class Fleet:
     def _replan(self, node: FirmwareNode) -> None:
         self.at(node.plan_next_interval(), partial(self._replan, node), node)
 
-    def run_until(self, end_ms: int, defer: set[FirmwareNode] | None = None) -> None:
+    def run_until(self, end_ms: int, defer: set[FirmwareNode] | None = None, held: list[_Entry] | None = None) -> None:
         """Everything due before end_ms, in time order; the shared clock ends at end_ms.
 
-        defer: nodes whose entries wait for run_deferred() (nothing else may run before it)."""
+        defer: nodes whose entries go to held (default: the fleet's own list) for run_deferred()."""
         start = self.clock.monotonic_ms()
-        self._run(self._heap, end_ms, defer)
-        if defer:
+        self._run(self._heap, end_ms, defer, self._held if held is None else held)
+        if defer and held is None:
             self._held_tick = (start, end_ms)
 
-    def run_deferred(self) -> None:
-        """The deferred nodes' part of the last tick, from its start: the shared clock goes back to
-        the tick's start for them (no other node runs meanwhile) and ends at the tick's end."""
-        start, end_ms = self._held_tick
-        held, self._held = self._held, []
+    def run_deferred(self, tick: tuple[int, int] | None = None, held: list[_Entry] | None = None,
+                     later: list[_Entry] | None = None) -> None:  # fmt: skip
+        """The deferred nodes' part of a tick (default: the last one run_until deferred), from its
+        start: the shared clock goes back to the tick's start for them (no other node runs
+        meanwhile) and then returns to where it was. Their entries due later go back to the time
+        line, or to `later`, the held list of a following tick that already began without them."""
+        if held is None:
+            held, self._held = self._held, []
+        start, end_ms = self._held_tick if tick is None else tick
         if not held:
             return
+        back = self.clock.monotonic_ms()
         heapq.heapify(held)
         self.clock._ms = start  # the clock is this fleet's own (one per worker process)
         self._running = held
         try:
-            self._run(held, end_ms, None)
+            self._run(held, end_ms, None, [])
         finally:
             self._running = self._heap
+        into = self._heap if later is None else later
         for e in held:
-            heapq.heappush(self._heap, e)
+            heapq.heappush(into, e)
+        if back > self.clock._ms:
+            self.clock._ms = back
 
-    def _run(self, heap: list[_Entry], end_ms: int, defer: set[FirmwareNode] | None) -> None:
-        clock, chain, held = self.clock, self._chain, self._held
+    def _run(self, heap: list[_Entry], end_ms: int, defer: set[FirmwareNode] | None, held: list[_Entry]) -> None:
+        clock, chain = self.clock, self._chain
         pop, push = heapq.heappop, heapq.heappush
         now = clock.monotonic_ms()
         while heap and heap[0][0] < end_ms:

@@ -46,6 +46,7 @@ READY_TIMEOUT_S = 30.0  # wall time for the agent to answer its first PULL_DATA
 DRAIN_TIMEOUT_S = 60.0  # wall time for the backlog to reach the platform after the last tick
 LAG_HOLD_MAX_S = 30.0  # wall time one tick may be held for the gateway to catch up
 LAG_QUIET_S = 2.0  # ... but no longer than this without a value arriving
+RUN_AHEAD_TICKS = 2  # ticks node workers may have begun beyond the runner's (simulator/shards.py)
 
 
 def default_node_factory() -> Callable[..., Any]:
@@ -361,7 +362,8 @@ class Runner:
         end_ms = int(sc.duration_s * 1000)
         wall0 = time.monotonic()
         next_keepalive = next_sample = 0.0
-        begin = getattr(self.fleet, "begin", None)  # simulator/shards.py: the next tick overlaps the exchange
+        begin = getattr(self.fleet, "begin", None)  # simulator/shards.py: the next ticks overlap the exchange
+        begun_until = 0
         while self.clock.monotonic_ms() < end_ms:
             if self._out_of_wall(wall0):
                 break
@@ -373,13 +375,21 @@ class Runner:
             t0 = time.perf_counter()
             self.fleet.run_until(now + step)
             nxt = now + step
-            if begin is not None and nxt < end_ms and not self._out_of_wall(wall0):
-                # The next tick starts now for every node without a receive window open, beside the
-                # radio and the exchange with the agent below (they decide nothing those nodes see).
-                for e in [e for e in events if e.on_nodes and e.at_s * 1000 <= nxt]:
-                    events.remove(e)
-                    e.action()
-                begin(nxt + min(tick, end_ms - nxt))
+            if begin is not None and not self._out_of_wall(wall0):
+                # The next two ticks start now for every node without a receive window open, beside
+                # the radio and the exchange with the agent below (they decide nothing those nodes
+                # see). A node or sensor fault waits until the tick before its own has finished.
+                start = max(begun_until, nxt)
+                while start < end_ms and start < nxt + RUN_AHEAD_TICKS * tick:
+                    due = [e for e in events if e.on_nodes and e.at_s * 1000 <= start]
+                    if due and start > nxt:
+                        break
+                    for e in due:
+                        events.remove(e)
+                        e.action()
+                    begun_until = start + min(tick, end_ms - start)
+                    begin(begun_until)
+                    start = begun_until
             t1 = time.perf_counter()
             frames = self._settle_and_push(now + step)
             t2 = time.perf_counter()

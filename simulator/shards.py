@@ -30,6 +30,7 @@ import dataclasses
 import multiprocessing
 import os
 import traceback
+from collections import deque
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -67,26 +68,31 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
         from simulator.nodes import Fleet, Wiring
 
         clock = VirtualClock(unix_start=sc.start_unix)
-        out: list[tuple[int, int, tuple[Any, ...]]] = []
+        sink: list[list[tuple[int, int, tuple[Any, ...]]]] = [[]]  # what the nodes do goes to their tick
 
         def on_reading(node: str, seq: int, t: int, values: dict[str, float]) -> None:
-            out.append((clock.monotonic_ms(), _READING, (node, seq, t, values)))
+            sink[0].append((clock.monotonic_ms(), _READING, (node, seq, t, values)))
 
         def on_frame(node: str, phy: bytes, freq_hz: int, sf_: int, start_ms: int, seqs: list[int]) -> None:
-            out.append((start_ms, _FRAME, (node, phy, freq_hz, sf_, start_ms, seqs)))
+            sink[0].append((start_ms, _FRAME, (node, phy, freq_hz, sf_, start_ms, seqs)))
 
         def on_lost(node: str, seqs: list[int], reason: str) -> None:
-            out.append((clock.monotonic_ms(), _LOST, (node, seqs, reason)))
+            sink[0].append((clock.monotonic_ms(), _LOST, (node, seqs, reason)))
 
         wanted = set(names)
         sub = dataclasses.replace(sc, nodes=tuple(n for n in sc.nodes if n.name in wanted))
         fleet = Fleet(sub, clock, Wiring(World(sc.environment, sc.seed), sf, workdir, on_reading, on_frame, on_lost))
+        ticks: deque[_Tick] = deque()  # begun, not finished: at most two
         conn.send(("ready", None))
         while True:
             msg = conn.recv()
             if msg[0] == "stop":
                 break
             kind, end_ms, commands = msg
+            tick = _Tick(clock.monotonic_ms(), end_ms) if kind != "finish" else ticks.popleft()
+            if tick.end != end_ms:
+                raise RuntimeError("asked to finish the tick to %d, the oldest begun ends at %d" % (end_ms, tick.end))
+            sink[0] = tick.out
             for cmd in commands:
                 if cmd[0] == "deliver":
                     fleet.by_name[cmd[1]].modem.deliver(cmd[2], cmd[3], cmd[4])
@@ -94,16 +100,37 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
                     fleet.power(cmd[1], cmd[2])
                 elif cmd[0] == "fault":
                     fleet.sensor_fault(cmd[1], cmd[2], cmd[3])
-            if kind == "begin":  # every node that cannot get a downlink this tick; no answer
-                fleet.run_until(end_ms, defer={n for n, _ in fleet.open_windows()})
+            if kind == "begin":  # every node that cannot get a downlink in this tick; no answer yet
+                listening = fleet.open_windows()
+                if ticks:  # the tick before is still open: its deferred nodes wait for this one too
+                    prev = ticks[-1]
+                    prev.windows = [(n.name, list(w)) for n, w in listening if n not in prev.deferred]
+                    tick.deferred = prev.deferred.copy()
+                tick.deferred.update(n for n, _ in listening)
+                fleet.run_until(end_ms, defer=tick.deferred, held=tick.held)
+                ticks.append(tick)
                 continue
             if kind == "finish":  # the nodes with a receive window open, their downlinks delivered
-                fleet.run_deferred()
+                nxt = ticks[0] if ticks else None
+                fleet.run_deferred((tick.start, tick.end), tick.held, nxt.held if nxt else None)
+                windows = _windows(fleet, tick)  # before any node runs on into the next tick
+                if nxt is not None:
+                    # Deferred in the next tick only because they had not finished this one: those
+                    # without a receive window now catch up with it (it is the last one begun).
+                    catch = {n for n in tick.deferred if n in nxt.deferred and not n.modem.rx_windows}
+                    if catch:
+                        mine = [e for e in nxt.held if e[3] in catch]
+                        nxt.held = [e for e in nxt.held if e[3] not in catch]
+                        nxt.deferred -= catch
+                        sink[0] = nxt.out
+                        fleet.run_deferred((nxt.start, nxt.end), mine, None)
+                        sink[0] = tick.out
             else:
+                if ticks:
+                    raise RuntimeError("asked to run a tick while %d begun ones are open" % len(ticks))
                 fleet.run_until(end_ms)
-            windows = [(n.name, list(w)) for n, w in fleet.open_windows()]
-            conn.send(("tick", (out, windows)))
-            out.clear()
+                windows = None
+            conn.send(("tick", (tick.out, _windows(fleet, tick) if windows is None else windows)))
     except (EOFError, KeyboardInterrupt):
         pass
     except BaseException:
@@ -111,6 +138,27 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
             conn.send(("error", traceback.format_exc()))
         except OSError:
             pass
+
+
+def _windows(fleet: Any, tick: _Tick) -> list[tuple[str, list[int]]]:
+    """The receive windows open at the end of a finished tick."""
+    if tick.windows is None:  # no later tick has run: every node is at this tick's end
+        return [(n.name, list(w)) for n, w in fleet.open_windows()]
+    return tick.windows + [(n.name, n.modem.rx_windows) for n in tick.deferred if n.modem.rx_windows]
+
+
+class _Tick:
+    """A tick a worker has begun: its nodes' events, the nodes deferred to its second part and
+    their held time-line entries, the receive windows open at its end (known when the next tick
+    begins before this one is finished)."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+        self.out: list[tuple[int, int, tuple[Any, ...]]] = []
+        self.deferred: set[Any] = set()
+        self.held: list[Any] = []
+        self.windows: list[tuple[str, list[int]]] | None = None
 
 
 class _ModemProxy:
@@ -143,7 +191,7 @@ class ShardedFleet:
         self._proxies = {name: _NodeProxy(self, name) for name in self._owner}
         self._pending: list[list[tuple[Any, ...]]] = [[] for _ in groups]
         self._windows: list[tuple[_NodeProxy, list[int]]] = []
-        self._begun: int | None = None  # end of the tick whose first part the workers are running
+        self._begun: deque[int] = deque()  # ends of the ticks whose first part the workers ran or run
         ctx = multiprocessing.get_context("spawn")  # the runner's process has threads: no fork
         self._conns = []
         self._procs = []
@@ -170,20 +218,32 @@ class ShardedFleet:
         self._pending[self._owner[name]].append(cmd)
 
     def begin(self, end_ms: int) -> None:
-        """Start the next tick (to end_ms) for every node without a receive window open, while the
-        runner's process exchanges the last tick with the agent; run_until(end_ms) finishes it.
-        Power and sensor faults of the tick must be given before, downlinks after."""
+        """Start a tick (to end_ms) for every node without a receive window open, while the runner's
+        process exchanges the last tick with the agent; run_until(end_ms) finishes it. At most two
+        ticks may be begun and not finished; power and sensor faults of a tick must be given
+        before it begins (and only when the tick before it has finished), downlinks before it is
+        finished."""
+        if len(self._begun) >= 2:
+            raise RuntimeError("two ticks begun already")
         for i, conn in enumerate(self._conns):
             conn.send(("begin", end_ms, self._pending[i]))
             self._pending[i] = []
-        self._begun = end_ms
+        self._begun.append(end_ms)
+
+    @property
+    def begun(self) -> int:
+        """How many ticks are begun and not finished."""
+        return len(self._begun)
 
     def run_until(self, end_ms: int) -> None:
         """Every worker runs its nodes to end_ms; what they did is replayed here in time order."""
-        kind = "finish" if self._begun == end_ms else "run"
-        if self._begun is not None and kind == "run":
-            raise RuntimeError("tick to %d begun, run to %d asked" % (self._begun, end_ms))
-        self._begun = None
+        if self._begun:
+            if self._begun[0] != end_ms:
+                raise RuntimeError("the tick to %d is begun, run to %d asked" % (self._begun[0], end_ms))
+            self._begun.popleft()
+            kind = "finish"
+        else:
+            kind = "run"
         for i, conn in enumerate(self._conns):
             conn.send((kind, end_ms, self._pending[i]))
             self._pending[i] = []

@@ -26,16 +26,24 @@ def _run(fleet_cls, sc, workdir, pipelined=False, **kw):
     )
     clock = VirtualClock(unix_start=sc.start_unix)
     fleet = fleet_cls(sc, clock, wiring, **kw)
+    faults = {400_000: lambda: fleet.power("air-2", False),  # after its first reading, batch not yet on flash
+              450_000: lambda: fleet.sensor_fault("noise-1", "dnms", "absent"),
+              500_000: lambda: fleet.power("air-2", True)}  # fmt: skip
+    last = 16 * 60 * 1000
+    begun_until = 0
     try:
-        for ms in range(1000, 16 * 60 * 1000 + 1, 1000):
-            if ms == 400_000:
-                fleet.power("air-2", False)  # after its first reading, while its batch waits for flash
-            if ms == 500_000:
-                fleet.power("air-2", True)
-            if ms == 450_000:
-                fleet.sensor_fault("noise-1", "dnms", "absent")
-            if pipelined:  # as the runner does: faults, begin, (downlinks), run_until
-                fleet.begin(ms)
+        for ms in range(1000, last + 1, 1000):
+            if pipelined:  # as the runner does: up to two ticks begun ahead, a fault's tick only after
+                start = max(begun_until, ms - 1000)  # the one before it finished, faults before begin
+                while start < last and start < ms + 1000:
+                    if start + 1000 in faults and start > ms - 1000:
+                        break
+                    faults.pop(start + 1000, lambda: None)()
+                    begun_until = start + 1000
+                    fleet.begin(begun_until)
+                    start = begun_until
+            else:
+                faults.pop(ms, lambda: None)()
             fleet.run_until(ms)
             assert clock.monotonic_ms() == ms
     finally:

@@ -8,15 +8,19 @@ Side by side, in one run, each against its own fresh Mosquitto on a free loopbac
   bridge    Mosquitto as the store-and-forward: the gateway publishes each reading to a local broker
             bridged to the platform broker (QoS 1); the backlog is queued in the local broker's memory
             while the platform is down, then drained; measured until the platform subscriber has all
-Then (b): MQTT payload bytes per measured value, for the backlog drain and for live single readings.
+Then (b): MQTT payload bytes per measured value, for the backlog drain (plain and with
+[mqtt] compression = "deflate"), for live single readings, and for random-walk values encoded as
+the forwarder encodes them (no broker: a check that the figure does not rest on regular values).
 """
 
 import argparse
 import os
+import random
 import sys
 import tempfile
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -24,7 +28,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 
 from gateway import config  # noqa: E402
 from gateway.forward import senml  # noqa: E402
-from gateway.forward.forwarder import Forwarder  # noqa: E402
+from gateway.forward.forwarder import DEFLATE_LEVEL, Forwarder  # noqa: E402
 from gateway.forward.settings import from_config  # noqa: E402
 from gateway.store.buffer import ReadingBuffer  # noqa: E402
 from gateway.store.records import Reading, Uplink  # noqa: E402
@@ -58,16 +62,42 @@ def fill(path: str, n: int) -> None:
     buf.close()
 
 
-def settings_for(broker: MosquittoBroker):
-    return from_config(config.from_dict({"gateway": {"id": "bench"}, "mqtt": {"url": broker.url}}))
+def settings_for(broker: MosquittoBroker, compression: str = "none"):
+    raw = {"gateway": {"id": "bench"}, "mqtt": {"url": broker.url, "compression": compression}}
+    return from_config(config.from_dict(raw))
 
 
-def run_edge(work: str, n: int) -> dict:
-    path = os.path.join(work, "edge.db")
+def noisy_packs(n: int, batch: int = 1000, seed: int = 1) -> tuple[int, int, int]:
+    """(plain bytes, deflated bytes, values) of n random-walk readings of DEVICES devices (five
+    quantities at their resolution, times jittered by ±2 s), encoded in batches as the forwarder
+    does: a check that (b) does not rest on the drain's regular synthetic values."""
+    rnd = random.Random(seed)
+    steps = {"pm2_5": 0.1, "pm10": 0.1, "temperature": 0.01, "humidity": 0.5, "laeq": 0.1}
+    level = {d: {q: rnd.uniform(5, 60) for q in steps} for d in range(DEVICES)}
+    enc = senml.PackEncoder()
+    plain = packed = values = 0
+    for start in range(0, n, batch):
+        groups: dict[str, list] = {}
+        for i in range(start, min(n, start + batch)):
+            d, k = i % DEVICES, i // DEVICES
+            vals = {}
+            for q, step in steps.items():
+                level[d][q] = max(0.0, level[d][q] + rnd.gauss(0, 20 * step))
+                vals[q] = round(round(level[d][q] / step) * step, 2)
+            groups.setdefault("70b3d57ed%07x" % d, []).append((k, T0 + 300 * k + rnd.randint(-2, 2), vals))
+            values += len(vals)
+        pack = enc.encode(list(groups.items()))
+        plain += len(pack)
+        packed += len(zlib.compress(pack, DEFLATE_LEVEL))
+    return plain, packed, values
+
+
+def run_edge(work: str, n: int, compression: str = "none") -> dict:
+    path = os.path.join(work, "edge-%s.db" % compression)
     fill(path, n)
-    with MosquittoBroker(work, name="edge") as broker:
+    with MosquittoBroker(work, name="edge-" + compression) as broker:
         buf = ReadingBuffer(path)
-        f = Forwarder(buf, settings_for(broker))
+        f = Forwarder(buf, settings_for(broker, compression))
         t0 = time.perf_counter()
         f.start()
         while f.stats.forwarded_readings < n:
@@ -173,6 +203,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR", "/var/tmp")) as work:
         rows = [
             ("edge forwarder (batches)", run_edge(work, args.readings)),
+            ("edge forwarder, compression = deflate", run_edge(work, args.readings, "deflate")),
             ("naive (1 message/reading)", run_naive(work, args.naive_readings)),
             ("mosquitto bridge", run_bridge(work, args.bridge_readings)),
         ]
@@ -180,20 +211,25 @@ def main() -> None:
     print("\n(a) drain of a backlog to a local Mosquitto, QoS 1 (%d CPUs, %s)" % (os.cpu_count(), sys.platform))
     print("| publisher | readings | seconds | readings/s | × naive | messages | left in store |")
     print("|---|---|---|---|---|---|---|")
-    naive = rows[1][1]["rate"]
+    naive = rows[2][1]["rate"]
     for name, r in rows:
         print("| %s | %d | %.2f | %.0f | %.1f | %d | %d |" % (
             name, r["readings"], r["seconds"], r["rate"], r["rate"] / naive, r["messages"], r["left"]))  # fmt: skip
     print("\nedge forwarder: %.0f readings/s = %.1f × naive" % (edge_rate, edge_rate / naive))
     live = [reading(i) for i in range(DEVICES)]
     live_bytes = sum(len(senml.encode_pack([(r.dev_eui, [(r.seq, r.t, r.values)])])) for r in live)
-    print("\n(b) MQTT payload bytes per measured value (4 values a reading)")
+    print("\n(b) MQTT payload bytes per measured value")
     print("| traffic | payload bytes | values | bytes/value |")
     print("|---|---|---|---|")
-    e = rows[0][1]
     row = "| %s | %d | %d | %.2f |"
-    print(row % ("backlog drain, batches of up to 1000 readings", e["bytes"], e["values"], e["bytes"] / e["values"]))
-    print(row % ("live, one reading per message", live_bytes, 4 * len(live), live_bytes / (4 * len(live))))
+    for label, r in (("", rows[0][1]), (", compression = deflate", rows[1][1])):
+        name = "backlog drain, batches of up to 1000 readings of 4 values" + label
+        print(row % (name, r["bytes"], r["values"], r["bytes"] / r["values"]))
+    print(row % ("live, one reading of 4 values per message", live_bytes, 4 * len(live), live_bytes / (4 * len(live))))
+    plain, packed, values = noisy_packs(args.readings)
+    name = "random-walk values, 5 a reading, batches of 1000, encoded as the forwarder does"
+    print(row % (name, plain, values, plain / values))
+    print(row % (name + ", deflate", packed, values, packed / values))
 
 
 if __name__ == "__main__":

@@ -184,6 +184,12 @@ class MqttSection:
     )
     batch_max_readings: int = _key(1000, "readings in one MQTT message at most", _range(1, 100000))
     batch_max_bytes: int = _key(65536, "payload bytes of one MQTT message at most", _range(512, 256 * 1024 * 1024))
+    compression: str = _key(
+        "none",
+        "deflate: send each pack zlib-compressed (RFC 1950) on {root}/{gateway_id}/up/deflate instead of "
+        "plain on /up, about a third of the bytes for a backlog on a metered link (docs/platform.md)",
+        _one_of("none", "deflate"),
+    )
     reconnect_min_s: float = _key(
         1.0, "first reconnect delay; doubles up to reconnect_max_s, with jitter", _range(0.05, 600)
     )

@@ -22,6 +22,7 @@ import random
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from gateway.store.errors import StoreError
 log = logging.getLogger("edge.gateway.forward")
 
 STATUS_WILL = b'{"state":"offline"}'  # the last will: the broker publishes it if we vanish
+DEFLATE_LEVEL = 6  # zlib's default: level 9 saved 1 % more on a backlog pack (bench/forward_drain.py)
 
 
 def status_payload(state: str, reason: str | None = None) -> bytes:
@@ -281,7 +283,10 @@ class Forwarder:
         if self.s.protocol == "5":
             props = Properties(PacketTypes.PUBLISH)
             props.ContentType = senml.CONTENT_TYPE
-            props.UserProperty = [("batch", "%s.%d" % (self._boot, self._seq))]
+            user = [("batch", "%s.%d" % (self._boot, self._seq))]
+            if self.s.compression == "deflate":
+                user.append(("content-encoding", "deflate"))
+            props.UserProperty = user
         info = self.client.publish(self.s.up_topic, payload, qos=self.s.qos, properties=props)
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             self.buffer.release(claim.ids)
@@ -299,10 +304,13 @@ class Forwarder:
         return True
 
     def _fit(self, claim: Claim) -> tuple[bytes, Claim, int]:
-        """Encode the claim; give rows back until the payload fits batch_max_bytes."""
+        """Encode (and compress, when configured) the claim; give rows back until the payload fits
+        batch_max_bytes."""
         while True:
             groups = _group(claim)
             payload = senml.encode_pack(groups, self._encoder)
+            if self.s.compression == "deflate":
+                payload = zlib.compress(payload, DEFLATE_LEVEL)
             if len(payload) <= self.s.batch_max_bytes or len(claim.rows) == 1:
                 return payload, claim, senml.count_values(groups)
             keep = max(1, len(claim.rows) // 2)

@@ -36,6 +36,7 @@ class ForwarderSettings:
     max_inflight: int
     batch_max_readings: int
     batch_max_bytes: int
+    compression: str  # "none" or "deflate"
     reconnect_min_s: float
     reconnect_max_s: float
     retry_after_failure_s: float
@@ -45,7 +46,10 @@ class ForwarderSettings:
 
     @property
     def up_topic(self) -> str:
-        return "%s/%s/up" % (self.topic_root, self.gateway_id)
+        """Plain packs on .../up; deflated ones on .../up/deflate, so no consumer of plain packs
+        (MQTT 3.1.1 has no property to tell them apart) ever receives a compressed one."""
+        leaf = "up/deflate" if self.compression == "deflate" else "up"
+        return "%s/%s/%s" % (self.topic_root, self.gateway_id, leaf)
 
     def topic(self, leaf: str) -> str:
         return "%s/%s/%s" % (self.topic_root, self.gateway_id, leaf)
@@ -114,6 +118,7 @@ def from_config(cfg: Config) -> ForwarderSettings:
         max_inflight=m.max_inflight,
         batch_max_readings=m.batch_max_readings,
         batch_max_bytes=m.batch_max_bytes,
+        compression=m.compression,
         reconnect_min_s=m.reconnect_min_s,
         reconnect_max_s=m.reconnect_max_s,
         retry_after_failure_s=m.retry_after_failure_s,

@@ -1,6 +1,7 @@
 """Helpers for the forwarder tests: configs, a running forwarder, and the platform's de-duplication."""
 
 import time
+import zlib
 
 import pytest
 
@@ -21,6 +22,8 @@ def dedup(messages):
     """What the platform keeps: {(resolved name, time): value} over every /up message."""
     out = {}
     for topic, payload, _ in messages:
+        if topic.endswith("/up/deflate"):
+            topic, payload = topic[: -len("/deflate")], zlib.decompress(payload)
         if topic.endswith("/up"):
             for name, t, v, _ in senml.resolve(payload):
                 out[(name, t)] = senml.at_resolution(name.rsplit(":", 1)[1], v)

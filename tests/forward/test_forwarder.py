@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+import zlib
 
 import pytest
 
@@ -38,6 +39,22 @@ def test_every_reading_arrives_once_and_is_deleted_after_its_puback(tmp_path, ru
         props = ups[0][2].properties
         assert props.ContentType == "application/senml+cbor"
         assert dict(props.UserProperty)["batch"].endswith(".1")
+        sub.close()
+
+
+def test_deflate_compression_goes_to_its_own_topic_and_shrinks_the_backlog(tmp_path, running):
+    with MosquittoBroker(tmp_path) as broker:
+        sub = Subscriber(broker, "edge/gw1/up/#")
+        buf = ReadingBuffer(tmp_path / "b.db")
+        stored = fill(buf, 3000)
+        f = running(buf, make_settings(broker, batch_max_readings=1000, compression="deflate"))
+        assert wait(lambda: f.stats.forwarded_readings == 3000)
+        assert wait(lambda: dedup(sub.snapshot()) == expected(stored), 5)
+        msgs = sub.snapshot()
+        assert msgs and {m[0] for m in msgs} == {"edge/gw1/up/deflate"}  # never on /up
+        assert dict(msgs[0][2].properties.UserProperty)["content-encoding"] == "deflate"
+        plain = sum(len(zlib.decompress(p)) for _, p, _ in msgs)
+        assert f.stats.payload_bytes == sum(len(p) for _, p, _ in msgs) < plain / 2
         sub.close()
 
 

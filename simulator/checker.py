@@ -1,6 +1,7 @@
 """The platform checker: a reference consumer of the gateway's SenML-CBOR that proves completeness.
 
-It subscribes to ``{root}/+/up``: with MQTT 5 as a shared subscription ``$share/<group>/{root}/+/up``
+It subscribes to ``{root}/+/up/#`` (``/up``, and ``/up/deflate`` when the agent compresses: zlib,
+RFC 1950): with MQTT 5 as a shared subscription ``$share/<group>/{root}/+/up/#``
 (several checkers in one group split the messages, as platform consumers scale out), with MQTT 3.1.1
 as a plain subscription (3.1.1 has no shared subscriptions). Its session is persistent (QoS 1,
 clean start off), so messages published while it reconnects are not lost to it.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +155,7 @@ class Ledger:
         self.messages = 0
         self.values_received = 0
         self.content_type_missing = 0
+        self.deflated_messages = 0  # arrived on /up/deflate
         self._by_time: dict[tuple[str, float], tuple[str, int]] = {}
         self._got: dict[tuple[str, int], int] = {}
         self._complete = 0
@@ -290,7 +293,7 @@ class Checker:
         self.ledger = ledger
         self.host, self.port = host, port
         self.mqtt_version = mqtt_version
-        topic = "%s/+/up" % topic_root.strip("/")
+        topic = "%s/+/up/#" % topic_root.strip("/")
         self.topic = "$share/%s/%s" % (group, topic) if mqtt_version == 5 else topic
         proto = mqtt.MQTTv5 if mqtt_version == 5 else mqtt.MQTTv311
         kwargs: dict[str, Any] = {"client_id": client_id, "protocol": proto}
@@ -330,4 +333,11 @@ class Checker:
         content_type = None
         if self.mqtt_version == 5:
             content_type = getattr(msg.properties, "ContentType", "") if msg.properties else ""
-        self.ledger.arrived(msg.payload, content_type)
+        payload = msg.payload
+        if msg.topic.endswith("/deflate"):
+            self.ledger.deflated_messages += 1
+            try:
+                payload = zlib.decompress(payload)
+            except zlib.error:
+                payload = b""  # counted as malformed by the ledger
+        self.ledger.arrived(payload, content_type)

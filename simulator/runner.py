@@ -492,6 +492,7 @@ class Runner:
             "mqtt_version": "5" if mqtt_version == 5 else "3.1.1",
             "skipped": skipped,
             "content_type_missing": self.ledger.content_type_missing,
+            "deflated_messages": self.ledger.deflated_messages,
             "gateway_status": self.agent.status(),
         }
         s["ok"] = s["lost_unexplained"] == 0 and s["wrong_values"] == 0 and s["malformed_messages"] == 0

@@ -81,3 +81,15 @@ def test_embedded_broker_runs_the_chain_over_mqtt_3_1_1(tmp_path):
     assert s["broker"] == "amqtt" and s["mqtt_version"] == "3.1.1"
     assert any("shared subscription" in x for x in s["skipped"])
     assert s["values_received"] > 0 and s["malformed_messages"] == 0 and s["wrong_values"] == 0
+
+
+def test_compressed_packs_reach_the_checker(tmp_path):
+    text = (scenario.SCENARIO_DIR / "demo.toml").read_text().replace('duration = "6h"', 'duration = "40m"')
+    text = text.replace('at = "2h"', 'at = "10m"')
+    text += '\n[gateway.extra.mqtt]\ncompression = "deflate"\n'
+    path = tmp_path / "deflate.toml"
+    path.write_text(text)
+    s = Runner(scenario.load(path), tmp_path / "run").run().summary
+    assert s["deflated_messages"] > 0 and s["deflated_messages"] == s["messages"], s  # all of them compressed
+    assert s["values_received"] > 0 and s["malformed_messages"] == 0 and s["wrong_values"] == 0
+    assert s["lost_unexplained"] == 0 and s["delivered_unique"] + s["lost_explained"] == s["generated"], s

@@ -227,7 +227,6 @@ class Ingest:
             self._ratelog.warn("replay", "device %s FCnt %d < next %d" % (s.dev_eui, fcnt32, s.fcnt_up_next))
             return
         s.fcnt_up_next = fcnt32 + 1
-        s.dirty = True
         commands: list[mac.MACCommand] = []
         plain = b""
         try:
@@ -386,7 +385,7 @@ class Ingest:
         if done:
             self._count(done, now)
 
-    def flush(self, now_mono: float | None = None) -> None:
+    def flush(self) -> None:
         """Seal every uplink still waiting, with every unsaved frame counter, and hand them to the
         commit thread (blocks if two batches are in flight)."""
         self._seal(True, True)
@@ -433,7 +432,6 @@ class Ingest:
             self.metrics.inc("commit_errors")
             self._ratelog.warn("commit_failed", "%s: %s" % (type(job.error).__name__, job.error))
             for s in job.sessions:
-                s.dirty = True
                 self._dirty[id(s)] = s
             if job.sessions and self._dirty_since is None:
                 self._dirty_since = now

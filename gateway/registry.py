@@ -116,7 +116,6 @@ class Session:
     fcnt_down_next: int = 0
     last_seq: int | None = None
     fcnt_down_saved: int = 0  # what the file holds: FCntDown values below it may have been used
-    dirty: bool = field(default=False, repr=False)
 
     def reserve_down(self) -> bool:
         """Reserve a block of FCntDown values when the next one is not covered by the file; True
@@ -124,7 +123,6 @@ class Session:
         if self.fcnt_down_next < self.fcnt_down_saved:
             return False
         self.fcnt_down_saved = self.fcnt_down_next + FCNT_DOWN_RESERVE
-        self.dirty = True
         return True
 
 
@@ -268,13 +266,12 @@ class Registry:
 
     @staticmethod
     def counter_rows(sessions: Iterable[Session]) -> list[CounterRow]:
-        """A snapshot of the sessions' counters, to save now or on the commit thread; clears dirty."""
+        """A snapshot of the sessions' counters, to save now or on the commit thread."""
         rows = []
         for s in sessions:
             rows.append(
                 (s.fcnt_up_next, max(s.fcnt_down_saved, s.fcnt_down_next), s.last_seq, s.dev_eui, s.dev_addr.hex())
             )
-            s.dirty = False
         return rows
 
     def save_counters(self, sessions: Iterable[Session]) -> None:

@@ -52,6 +52,8 @@ def parse_datr(datr: str) -> tuple[int, int]:
     if not datr.startswith("SF") or "BW" not in datr:
         raise lora.RadioError("not a LoRa data rate: %r" % datr)
     sf, bw = datr[2:].split("BW", 1)
+    if not (sf.isascii() and sf.isdigit() and bw.isascii() and bw.isdigit()):
+        raise lora.RadioError("not a LoRa data rate: %r" % datr)
     return int(sf), int(bw) * 1000
 
 

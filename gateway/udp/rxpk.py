@@ -8,6 +8,7 @@ for LoRa), codr, rssi (dBm), lsnr (dB), size (bytes), data (base64 PHYPayload), 
 from __future__ import annotations
 
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 from gateway.udp.errors import BadBase64, BadField
 
 MAX_PHY = 255
+
+# Semtech packet forwarder PROTOCOL.TXT: "SF7BW125" .. "SF12BW500" (SX1302 adds SF5, SF6)
+_LORA_DATR = re.compile(r"\ASF(5|6|7|8|9|10|11|12)BW(125|250|500)\Z")
 
 
 @dataclass(frozen=True)
@@ -34,16 +38,14 @@ class RxPacket:
     @property
     def bw_hz(self) -> int:
         """Bandwidth from datr ("SF9BW125" -> 125000), 0 when not LoRa."""
-        at = self.datr.find("BW")
-        return int(self.datr[at + 2 :]) * 1000 if at > 0 and self.datr[at + 2 :].isdigit() else 0
+        m = _LORA_DATR.match(self.datr)
+        return int(m.group(2)) * 1000 if m else 0
 
     @property
     def sf(self) -> int:
         """Spreading factor from datr ("SF9BW125" -> 9), 0 when not LoRa."""
-        if not self.datr.startswith("SF"):
-            return 0
-        end = self.datr.find("BW")
-        return int(self.datr[2:end]) if end > 2 and self.datr[2:end].isdigit() else 0
+        m = _LORA_DATR.match(self.datr)
+        return int(m.group(1)) if m else 0
 
 
 def _num(obj: dict[str, Any], key: str, default: float | None = None) -> float:
@@ -100,6 +102,8 @@ def parse_rxpk(obj: Any) -> RxPacket:
     rfch = obj.get("rfch", 0)
     if not isinstance(modu, str) or not isinstance(codr, str) or not isinstance(rfch, int):
         raise BadField("rxpk.modu/codr must be strings, rfch an integer")
+    if modu == "LORA" and not _LORA_DATR.match(str(datr)):
+        raise BadField("rxpk.datr %r is not a LoRa data rate (SF5..SF12 with BW125, BW250 or BW500)" % datr)
     return RxPacket(
         tmst=tmst,
         freq_hz=int(round(freq * 1e6)),

@@ -168,6 +168,16 @@ def test_bad_rxpk_does_not_drop_its_good_neighbours(srv, fwd):
     assert srv.metrics.get("malformed_datagrams") == 0
 
 
+def test_a_lora_rxpk_with_a_datr_that_is_no_lora_data_rate_is_refused(srv, fwd):
+    # found by the fuzz test: "SF7BW1w5" passed and later crashed the downlink planner
+    good = rxpk(b"\x40" + bytes(12))
+    bad = [dict(good, datr=d) for d in ("SF7BW1w5", "SF7BW125x", "SF13BW125", "SF7BW100", "SF²BW125", "SF7", 7)]
+    fwd.push(bad + [good, dict(good, datr="SF12BW500")])
+    assert srv.wait("bad_rxpk", len(bad)) == len(bad)
+    assert srv.metrics.get("bad_rxpk.bad_field") == len(bad)
+    assert [(r.sf, r.bw_hz) for _, r in srv.rx] == [(7, 125000), (12, 500000)]
+
+
 def test_unpadded_base64_is_accepted(srv, fwd):
     phy = bytes(range(13))
     fwd.push([dict(rxpk(phy), data=base64.b64encode(phy).decode().rstrip("="))])

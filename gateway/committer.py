@@ -3,9 +3,9 @@
 The ingest thread hands over a sealed batch: the frame-counter rows for the registry (a snapshot
 taken on the ingest thread) and the items for the buffer (readings, their stage token, and a
 function building the Uplink record, run here: the batch is sealed, its fields no longer change).
-Items the broker acknowledged while staged are skipped by the buffer: only their counters are
-written. The writer commits the counters first, then the buffer, in one transaction each, batch
-after batch in order, and reports each batch back; only then does the ingest thread count it as
+Items the broker acknowledged while staged are skipped by the buffer. A batch may carry counters
+only, items only, or both; the writer commits the counters first, then the buffer, in one
+transaction each, batch after batch in order, and reports each batch back; only then does the ingest thread count it as
 received. At most `depth` batches wait or run, so a slow disk slows the ingest thread down
 instead of growing memory.
 """

@@ -364,8 +364,9 @@ class Ingest:
                 del recent[phy]
 
     def _settle(self, p: Pending) -> bool:
-        """p's readings are safe without a commit (at the broker, or it has none): count it and
-        schedule its downlinks now. False when a downlink would first need FCntDown on disk."""
+        """p's readings are safe without a commit (at the broker, or it has none): mark it done so
+        the caller counts it and schedules its downlinks now. False (and a commit forced) when a
+        downlink would first need FCntDown on disk."""
         if p.session.fcnt_down_next >= p.session.fcnt_down_saved:
             self._force = True
             return False

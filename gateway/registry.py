@@ -5,10 +5,11 @@ The file holds key material, so it is created with mode 0600 and `Registry.open`
 appear in a repr, a log line or `edge gateway device list`.
 
 Sessions live in memory for the ingest path (dict by DevAddr); their counters are written back
-with `save_rows` once per group commit, before the buffer commit, so a frame counter is on disk
-before any reading it carried that had to be written (readings the broker took before the commit
-are safe already: gateway.ingest). Changes made by another process (`edge gateway device add`)
-are picked up by `refresh()`.
+with `save_rows` at most `[ingest] counter_deadline_s` after they change (gateway.ingest). A
+frame whose readings are in the buffer stays a replay after a crash all the same: at start the
+agent moves each session's counter past the newest uplink the buffer holds
+(`raise_up_counters`). Changes made by another process (`edge gateway device add`) are picked up
+by `refresh()`.
 
 Counter writes are appended to `counter_log` as one packed row per commit instead of updating
 each device's row: a city's worth of devices spreads over many pages, and rewriting a 4 KiB page

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.lorawan.crypto import check_key
+from gateway.store.reserve import wal_pages
 
 REGISTRY_FILE = "registry.sqlite"
 # FCntDown is saved as a reservation (next + this) so downlinks rarely need their own disk write;
@@ -144,8 +145,27 @@ class Registry:
         self._otaa: dict[str, OtaaDevice] = {}
         self._data_version = -1
         self._rowids: dict[str, int] = {}  # dev_eui -> devices rowid, for the counter log
-        self.fold()  # what an earlier run logged, before the sessions are loaded
+        try:
+            self.fold()  # what an earlier run logged, before the sessions are loaded
+            folded = True
+        except sqlite3.OperationalError:  # a full disk: the log stays, applied in memory below
+            folded = False
         self.refresh()
+        if not folded:
+            self._apply_log()
+
+    def _apply_log(self) -> None:
+        """Raise the loaded sessions' counters to what the counter log holds, without writing."""
+        by_rowid = {rowid: self._by_eui.get(eui) for eui, rowid in self._rowids.items()}
+        with self._lock:
+            logged = self._log_rows()
+        for up, down, seq, rowid, addr in logged:
+            s = by_rowid.get(rowid)
+            if s is not None and s.dev_addr.hex() == addr:
+                s.fcnt_up_next = max(s.fcnt_up_next, up)
+                s.fcnt_down_next = max(s.fcnt_down_next, down)
+                s.fcnt_down_saved = max(s.fcnt_down_saved, down)
+                s.last_seq = seq
 
     @classmethod
     def open(cls, data_dir: Path) -> Registry:
@@ -164,6 +184,8 @@ class Registry:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # a counter once accepted survives a power cut
         conn.execute("PRAGMA busy_timeout=5000")
+        # SQLite's default checkpoint at 1000 pages, less on a small disk (gateway/store/reserve.py)
+        conn.execute("PRAGMA wal_autocheckpoint=%d" % wal_pages(str(data_dir), PAGE_SIZE, 1000))
         conn.executescript(_SCHEMA)
         return cls(conn, path)
 

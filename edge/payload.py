@@ -349,6 +349,12 @@ def _values(data, pos, mask, reading):
     return pos
 
 
+def is_relative(data):
+    """True when the frame's seq and time travel relative to a ref (REL): decoding it again later,
+    with a later ref, would give other times."""
+    return len(data) > 0 and bool(data[0] & _REL)
+
+
 def decode(data, ref=None):
     """Decode a version-1 frame into a list of reading dicts {"seq", "t", quantity: float, ...}."""
     if len(data) < 1:

@@ -37,7 +37,9 @@ class Buffer(Protocol):
         self, items: Sequence[tuple[Uplink, Sequence[Reading]]], tokens: Sequence[int | None] | None = None
     ) -> None: ...
 
-    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading]) -> int: ...
+    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading], held: bool = False) -> int: ...
+
+    def offer(self, tokens: Sequence[int]) -> None: ...
 
     def take_delivered(self) -> list[int]: ...
 
@@ -55,6 +57,7 @@ class Job:
     refused: list[tuple[int, str]] = field(default_factory=list)  # (index, why) refused as invalid
     error: Exception | None = None
     sessions: list[Any] = field(default_factory=list)  # the caller's sessions behind `counters`
+    offer: list[int] = field(default_factory=list)  # held stage tokens to offer once `counters` are on disk
 
 
 class Committer:

@@ -177,11 +177,16 @@ class ReadingBuffer:
         return self._db
 
     # -- ingest --------------------------------------------------------------------------------
-    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading]) -> int:
-        """Offer an uplink's readings to the forwarder before they are committed; returns the
-        token to pass to commit_uplinks (gateway.store.stage)."""
+    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading], held: bool = False) -> int:
+        """Offer an uplink's readings to the forwarder before they are committed (held: only once
+        `offer` is called); returns the token to pass to commit_uplinks (gateway.store.stage)."""
         with self._lock:
-            return self._stage.add(dev_eui, int(rx), readings)
+            return self._stage.add(dev_eui, int(rx), readings, held)
+
+    def offer(self, tokens: Sequence[int]) -> None:
+        """Let the forwarder take staged items that were held."""
+        with self._lock:
+            self._stage.offer(tokens)
 
     def take_delivered(self) -> list[int]:
         """Tokens of staged readings the broker acknowledged since the last call."""

@@ -89,11 +89,50 @@ class RegistryError(Exception):
     """The registry cannot be used as asked: unsafe permissions, unknown or duplicate device."""
 
 
+class DataDirError(RegistryError):
+    """[storage] data_dir cannot hold the registry: a file, unreadable, or not creatable (bad input)."""
+
+
 def _hexid(value: str, nbytes: int, name: str) -> str:
     v = value.lower()
     if len(v) != 2 * nbytes or any(c not in "0123456789abcdef" for c in v):
         raise RegistryError("%s must be %d hex digits" % (name, 2 * nbytes))
     return v
+
+
+KEY_NAMES = ("nwkskey", "appskey", "app_key")
+
+
+def parse_keys(text: str) -> dict[str, str]:
+    """Keys from a file or stdin instead of the command line (where /proc and shell history show
+    them): lines `name = hex` with name one of KEY_NAMES; blank lines and # comments skipped."""
+    keys: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if not sep or name.lower() not in KEY_NAMES:
+            raise RegistryError("keys line %d: expected `name = hex` with name one of %s" % (n, ", ".join(KEY_NAMES)))
+        keys[name.lower()] = value
+    return keys
+
+
+def make_data_dir(data_dir: Path) -> None:
+    """Create data_dir (0700) and its missing parents (0755 whatever the umask: a group- or
+    world-writable parent would let others replace the directory that holds the keys)."""
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            raise DataDirError("[storage] data_dir %s is a file, not a directory: point data_dir elsewhere" % data_dir)
+        return
+    missing = []
+    p = data_dir
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700 if d == data_dir else 0o755)
+        os.chmod(d, 0o700 if d == data_dir else 0o755)
 
 
 def check_private(path: Path) -> None:
@@ -169,10 +208,18 @@ class Registry:
 
     @classmethod
     def open(cls, data_dir: Path) -> Registry:
-        """Open (or create, mode 0600 in a 0700 directory) the registry of a data directory."""
+        """Open (or create, mode 0600 in a 0700 directory) the registry of a data directory.
+        DataDirError when data_dir cannot be one (a file, unreadable, not creatable)."""
         data_dir = Path(data_dir)
-        if not data_dir.exists():
-            data_dir.mkdir(mode=0o700, parents=True)
+        try:
+            make_data_dir(data_dir)
+            return cls._open(data_dir)
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+            why = getattr(e, "strerror", None) or e
+            raise DataDirError("data directory %s cannot be used: %s" % (data_dir, why)) from None
+
+    @classmethod
+    def _open(cls, data_dir: Path) -> Registry:
         check_private(data_dir)
         path = data_dir / REGISTRY_FILE
         if not path.exists():

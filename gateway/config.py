@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from gateway.udp.server import TIME_WINDOW_S
+
 
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key and how to fix it."""
@@ -108,6 +110,13 @@ class UdpSection:
     receive_buffer_kb: int = _key(4096, "kernel receive buffer asked for the UDP socket, KiB", _range(64, 262144))
     gateways: tuple[str, ...] = _key(
         (), "gateway EUIs whose datagrams are taken (empty: any); others count as malformed.unknown_gateway", _eui_list
+    )
+    # A concentrator without GPS may report a clock years off; its rxpk.time is then no time at all.
+    rxpk_time_window_s: float = _key(
+        TIME_WINDOW_S,
+        "an rxpk.time further than this from the agent's clock is replaced by the agent's clock, s "
+        "(0: trust every rxpk.time, for a simulated concentrator on virtual time)",
+        _range(0.0, 1e9),
     )
 
 

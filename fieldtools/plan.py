@@ -52,10 +52,10 @@ def airtime_ms(phy_bytes: int, sf: int, bw_khz: int, cr: int = 1, preamble: int 
 
 def sf_to_dr(sf: int) -> int:
     """The EU868 data rate of a spreading factor at 125 kHz."""
-    for dr in range(len(lora.EU868_DR)):
-        if lora.EU868_DR[dr] == (sf, 125000):
-            return dr
-    raise PlanError("EU868 has no 125 kHz data rate at SF%d: use SF7..SF12" % sf)
+    try:
+        return lora.eu868_dr_of(sf, 125000)
+    except lora.RadioError:
+        raise PlanError("EU868 has no 125 kHz data rate at SF%d: use SF7..SF12" % sf) from None
 
 
 def board(name: str) -> dict:

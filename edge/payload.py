@@ -28,7 +28,7 @@ _LINK_BITS = const(0x07)
 _MAX_BITMAP_BYTES = const(3)
 _SEQ_WINDOW = const(32768)  # REL frames carry seq mod 2^16: decodable within +-2^15 of ref.seq
 _U32 = const(0xFFFFFFFF)
-_BAND = 0.515625  # 1/2 + 1/64: x within 1/64 below a half-way point rounds away from zero
+ROUNDING_BAND = 0.515625  # 1/2 + 1/64: x within 1/64 below a half-way point rounds away from zero
 
 _RAW_LIMITS = {"B": (0, 0xFF), "H": (0, 0xFFFF), "h": (-0x8000, 0x7FFF)}
 _KNOWN_MASK = 0
@@ -154,7 +154,7 @@ def _to_raw(e, value):
     # rounded operation; the 1/64 band absorbs its error and a float32 board's, and a decimal
     # half-way value (0.15, -40.925) rounds away from zero on every interpreter.
     x = v * den if num == 1 else v * den / num
-    raw = int(x + _BAND) if x >= 0 else -int(_BAND - x)
+    raw = int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
     if raw < rlo or raw > rhi:
         raise ValueOutOfRange("%s = %r does not fit the wire field" % (name, value))
     return raw

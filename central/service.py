@@ -100,7 +100,9 @@ class Service:
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._stop = threading.Event()
         self._conn: psycopg.Connection | None = None
+        self.subscribed = threading.Event()  # set once the broker confirmed the subscriptions
         self.client = make_client(cfg, self._on_message, self._on_connect)
+        self.client.on_subscribe = lambda c, u, mid, codes, p: self.subscribed.set()
 
     # paho thread
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

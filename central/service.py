@@ -102,7 +102,7 @@ class Service:
         self._conn: psycopg.Connection | None = None
         self.subscribed = threading.Event()  # set once the broker confirmed the subscriptions
         self.client = make_client(cfg, self._on_message, self._on_connect)
-        self.client.on_subscribe = lambda c, u, mid, codes, p: self.subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
 
     # paho thread
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -111,6 +111,14 @@ class Service:
             return
         log.info("connected to %s (session present: %s)", self.cfg.mqtt.url, flags.session_present)
         client.subscribe(topic_filters(self.cfg))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("broker refused subscriptions: %s", ", ".join(refused))
+            return
+        log.info("subscribed to %s", ", ".join(f for f, _ in topic_filters(self.cfg)))
+        self.subscribed.set()
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         self._queue.put(msg)
@@ -133,6 +141,7 @@ class Service:
                     last_stats = time.monotonic()
                     log.info("counts %s", dict(sorted(self.counts.items())))
         finally:
+            log.info("stopping; counts %s", dict(sorted(self.counts.items())))
             self.client.disconnect()  # the session stays on the broker for session_expiry_s
             self.client.loop_stop()
             if self._conn is not None:

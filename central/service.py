@@ -18,6 +18,7 @@ shared subscriptions: one instance, plain topic filters.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 import ssl
@@ -31,7 +32,7 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central import db, store
+from central import checks, db, store
 from central.config import Config
 from central.senml import PackError, parse_topic, unpack
 
@@ -131,6 +132,10 @@ class Service:
         with db.connect(self.cfg.database.dsn) as conn:
             db.require_schema(conn)
         self.client.loop_start()
+        checker = None
+        if self.cfg.checks.interval_s > 0:
+            checker = threading.Thread(target=self._check_loop, name="platform-checks", daemon=True)
+            checker.start()
         try:
             last_stats = time.monotonic()
             while not self._stop.is_set():
@@ -142,6 +147,8 @@ class Service:
                     log.info("counts %s", dict(sorted(self.counts.items())))
         finally:
             log.info("stopping; counts %s", dict(sorted(self.counts.items())))
+            if checker is not None:
+                checker.join(10)
             self.client.disconnect()  # the session stays on the broker for session_expiry_s
             self.client.loop_stop()
             if self._conn is not None:
@@ -218,6 +225,20 @@ class Service:
             if m.qos:
                 self.client.ack(m.mid, m.qos)
         self.counts["acked"] += len(msgs)
+
+    def _check_loop(self) -> None:
+        """Every [checks] interval_s: the platform checks, their transitions on {root}/platform/alerts."""
+        topic = "%s/%s/alerts" % (self.cfg.mqtt.topic_root, PLATFORM_LEVEL)
+        while not self._stop.wait(self.cfg.checks.interval_s):
+            try:
+                with db.connect(self.cfg.database.dsn, name=self.cfg.client_id + "-checks") as conn:
+                    events = checks.run(conn, time.time(), self.cfg.checks)
+            except (psycopg.Error, db.DatabaseError) as e:
+                log.warning("platform checks skipped: %s", str(e).strip().splitlines()[0] if str(e).strip() else e)
+                continue
+            for ev in events:
+                self.counts["alerts_" + ev["state"]] += 1
+                self.client.publish(topic, json.dumps(ev, separators=(",", ":"), sort_keys=True), qos=1)
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:

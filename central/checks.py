@@ -71,10 +71,16 @@ def run(conn: psycopg.Connection, now: float, s: ChecksSection) -> list[dict[str
         return _transitions(conn, now, found)
 
 
+def measure_intervals(conn: psycopg.Connection, since: float, now: float) -> dict[str, int]:
+    """dev_eui -> median step between its distinct measurement times in (since, now], s."""
+    p = {"now": now, "since": since, "min_steps": MIN_STEPS}
+    return {eui: int(step) for eui, step in conn.execute(_INTERVALS, p).fetchall()}
+
+
 def conditions(conn: psycopg.Connection, now: float, s: ChecksSection) -> dict[Key, dict[str, Any]]:
     p = {"now": now, "since": now - s.missing_window_s, "min_steps": MIN_STEPS}
-    for eui, step in conn.execute(_INTERVALS, p).fetchall():
-        conn.execute("UPDATE devices SET interval_s = %s WHERE dev_eui = %s", (int(step), eui))
+    for eui, step in measure_intervals(conn, now - s.missing_window_s, now).items():
+        conn.execute("UPDATE devices SET interval_s = %s WHERE dev_eui = %s", (step, eui))
     devices = conn.execute(
         "SELECT dev_eui, coalesce(interval_s, %s), extract(epoch FROM last_t) FROM devices"
         " WHERE NOT removed AND last_t IS NOT NULL",

@@ -81,6 +81,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    from central import config, db, query
+
+    try:
+        cfg = _load(args.config)
+        with db.connect(cfg.database.dsn) as conn:
+            if args.what == "latest":
+                rows = query.latest(conn, args.device)
+            elif args.what == "series":
+                if not (args.device and args.start and args.end):
+                    return _fail("series needs --device, --from and --to")
+                rows = query.series(conn, args.device, query.parse_time(args.start), query.parse_time(args.end),
+                                    args.quantity)  # fmt: skip
+            else:
+                if not (args.start and args.end):
+                    return _fail("gaps needs --from and --to (days, e.g. 2026-11-20)")
+                start, end = query.parse_time(args.start), query.parse_time(args.end)
+                rows = query.gaps(conn, start, end, args.device, cfg.checks.default_interval_s)
+    except (config.ConfigError, query.QueryError) as e:
+        return _fail(str(e))
+    except db.DatabaseError as e:
+        return _fail(str(e), EXIT_FAILURE)
+    _print_rows(rows, args.format)
+    return EXIT_OK
+
+
+def _print_rows(rows: list[dict], fmt: str) -> None:
+    import csv
+    import json
+
+    if fmt == "json":
+        print(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        return
+    w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="write a commented TOML config for the platform ingest")
     p.add_argument("--config", required=True, help="path of the config file to write")
@@ -99,3 +139,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--client-id", help="MQTT client id, overriding the config (one per instance)")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("query", help="read the platform database: latest, series or gaps (CSV or JSON)")
+    p.add_argument("what", choices=("latest", "series", "gaps"),
+                   help="latest: last value per device and quantity; series: a device's values between two times; "
+                   "gaps: expected, arrived and missing measurement times per device and UTC day")  # fmt: skip
+    p.add_argument("--config", required=True)
+    p.add_argument("--device", help="dev_eui (16 hex digits); required for series")
+    p.add_argument("--quantity", help="series: only this quantity")
+    p.add_argument("--from", dest="start", help="start, ISO 8601 (UTC unless it says otherwise) or unix seconds")
+    p.add_argument("--to", dest="end", help="end (excluded), same forms as --from")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.set_defaults(func=cmd_query)

@@ -82,8 +82,8 @@ def noise_days(samples: Iterable[tuple[int, float]], tz: str = DEFAULT_TZ) -> li
     zone = ZoneInfo(tz)
     periods: dict[date, dict[str, list[float]]] = defaultdict(lambda: {"day": [], "evening": [], "night": []})
     for t, v in samples:
-        d, p = noise_period(t, zone)
-        periods[d][p].append(v)
+        d, name = noise_period(t, zone)
+        periods[d][name].append(v)
     out = []
     for d in sorted(periods):
         p = periods[d]
@@ -93,7 +93,7 @@ def noise_days(samples: Iterable[tuple[int, float]], tz: str = DEFAULT_TZ) -> li
             "lday": _r(ld),
             "levening": _r(le),
             "lnight": _r(ln),
-            "lden": _r(lden(ld, le, ln)) if None not in (ld, le, ln) else None,
+            "lden": _r(lden(ld, le, ln)) if ld is not None and le is not None and ln is not None else None,
             "n_day": len(p["day"]),
             "n_evening": len(p["evening"]),
             "n_night": len(p["night"]),
@@ -125,7 +125,7 @@ def pm_days(samples: Iterable[tuple[int, float]], quantity: str, tz: str = DEFAU
         means = by_day[d]
         hours = hours_in_day(d, zone)
         valid = len(means) >= MIN_HOUR_SHARE * hours
-        mean = sum(means) / len(means) if valid else None
+        mean: float | None = sum(means) / len(means) if valid else None
         out.append({
             "date": d.isoformat(),
             "quantity": quantity,

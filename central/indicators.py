@@ -118,8 +118,8 @@ def pm_days(samples: Iterable[tuple[int, float]], quantity: str, tz: str = DEFAU
     zone = ZoneInfo(tz)
     level = WHO_24H[quantity]
     by_day: dict[date, list[float]] = defaultdict(list)
-    for h, mean in hourly_means(samples, tz):
-        by_day[h.date()].append(mean)
+    for h, hmean in hourly_means(samples, tz):
+        by_day[h.date()].append(hmean)
     out = []
     for d in sorted(by_day):
         means = by_day[d]

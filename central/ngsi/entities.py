@@ -10,7 +10,8 @@ attribute for (lamin, l10, l50, l90, NoiseLevelObserved has none) are not served
 Input shapes (what central.ngsi.store reads): a device is a dict with ``dev_eui``, ``latitude``,
 ``longitude``, ``height_m``, ``installed`` (YYYY-MM-DD), ``support``, ``photos`` (list) and
 ``gateway_id``; a series maps a vocabulary quantity to its ``(t, value)`` pairs in time order.
-The latest view uses each quantity's last pair; the temporal view all of them.
+The latest view uses each quantity's last pair; the temporal view all of them. A device without
+coordinates has no observed entity of a model that requires a location (air, weather, noise).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from central.ngsi.models import context_of
+from central.ngsi.models import context_of, required
 from edge import vocab
 
 Series = dict[str, list[tuple[int, float]]]
@@ -211,6 +212,8 @@ def device_entities(device: dict[str, Any], series: Series, bicycle: bool = Fals
     out = [] if temporal else [device_entity(device, series)]
     present = {q for q, s in series.items() if s}
     for entity_type in observed_types(present, bicycle):
+        if "location" in required(entity_type) and _location(device) is None:
+            continue  # the model requires a location: without coordinates the observation is not served
         out.append(observed_entity(entity_type, device, series, temporal))
     return out
 

@@ -94,6 +94,13 @@ def _validator(entity_type: str):
     return Draft202012Validator(schema, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@cache
+def required(entity_type: str) -> frozenset[str]:
+    """The attributes the model's schema requires."""
+    schema = json.loads((VENDOR / "schemas" / TYPES[entity_type][1]).read_text(encoding="utf-8"))
+    return frozenset(schema.get("required", ()))
+
+
 def validate(key_values: dict[str, Any]) -> list[str]:
     """Errors of an entity in its key-values form against its model's schema (empty: valid).
 

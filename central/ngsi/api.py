@@ -32,13 +32,18 @@ class Options:
     bicycle_counters: frozenset[str] = field(default_factory=frozenset)
 
 
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+
+
 def _types(params: dict[str, str]) -> list[str] | None:
+    """Types asked for. A name that is no NGSI-LD type name is BadRequestData; a well-formed type this
+    API does not serve selects nothing (clause 5.7.2: type is a selector, as in every broker; clients
+    such as ngsildclient probe a broker with type=None and expect an empty answer)."""
     types = query.csv_param(params, "type")
-    if types is None:
-        return None
-    unknown = [t for t in types if t not in TYPES]
-    if unknown:
-        raise BadRequest("unknown entity type %s (served: %s)" % (", ".join(unknown), ", ".join(sorted(TYPES))))
+    bad = [t for t in types or () if not _TYPE_NAME.fullmatch(t)]
+    if bad:
+        raise BadRequest("not an entity type name: %s (served: %s)" % (", ".join(map(repr, bad)),
+                                                                      ", ".join(sorted(TYPES))))
     return types
 
 

@@ -98,6 +98,11 @@ def test_temporal_between_and_last_n(server):
     assert [i["value"] for i in last[0]["intensity"]] == [23, 24]
 
 
+def test_a_type_not_served_selects_nothing(server):
+    status, headers, body = get(server, "/ngsi-ld/v1/entities?type=Streetlight&count=true")
+    assert (status, headers["NGSILD-Results-Count"], body) == (200, "0", [])
+
+
 def test_types(server):
     _, _, body = get(server, "/ngsi-ld/v1/types")
     assert body["typeList"] == ["AirQualityObserved", "Device", "NoiseLevelObserved", "TrafficFlowObserved",
@@ -105,7 +110,8 @@ def test_types(server):
 
 
 @pytest.mark.parametrize("path, words", [
-    ("/ngsi-ld/v1/entities?type=Streetlight", "unknown entity type"),
+    ("/ngsi-ld/v1/entities?type=Street%20light!", "not an entity type name"),
+    ("/ngsi-ld/v1/entities?type=", "empty"),
     ("/ngsi-ld/v1/entities?limit=-1", "limit"),
     ("/ngsi-ld/v1/entities?limit=abc", "limit"),
     ("/ngsi-ld/v1/entities?limit=5000", "limit"),

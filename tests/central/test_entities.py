@@ -92,3 +92,21 @@ def test_unvendored_context_is_refused_not_fetched():
         causes.append(e)
         e = getattr(e, "cause", None) or e.__cause__ or e.__context__
     assert any(isinstance(c, models.NotVendored) for c in causes)
+
+
+def test_registration_names_every_attribute_served():
+    from central.ngsi.registration import registration
+
+    reg = registration("http://10.0.0.5:1026/", token="t0k")
+    assert reg["endpoint"] == "http://10.0.0.5:1026" and reg["operations"] == ["retrieveOps"]
+    assert reg["contextSourceInfo"] == [{"key": "Authorization", "value": "Bearer t0k"}]
+    declared = {i["entities"][0]["type"]: set(i["propertyNames"]) | set(i.get("relationshipNames", ()))
+                for i in reg["information"]}
+    series = day_series(["pm1", "pm2_5", "pm4", "pm10", "temperature", "humidity", "pressure", "laeq", "lamax",
+                         "count_in", "count_out"])
+    weather = day_series(["temperature", "humidity", "pressure"])
+    served = all_entities(series) + all_entities(series, bicycle=True) + all_entities(weather)
+    for e in served:
+        attrs = set(e) - {"id", "type"}
+        assert attrs <= declared[e["type"]], (e["type"], attrs - declared[e["type"]])
+    assert models.expand(reg)

@@ -108,7 +108,7 @@ def hourly_means(samples: Iterable[tuple[int, float]], tz: str = DEFAULT_TZ) -> 
     acc: dict[int, list[float]] = defaultdict(list)
     for t, v in samples:
         acc[t - t % 3600].append(v)
-    return [(_hour(h, zone), sum(vs) / len(vs)) for h, vs in sorted(acc.items())]
+    return [(local_hour(h, zone), sum(vs) / len(vs)) for h, vs in sorted(acc.items())]
 
 
 def pm_days(samples: Iterable[tuple[int, float]], quantity: str, tz: str = DEFAULT_TZ) -> list[dict]:
@@ -152,13 +152,13 @@ def count_sums(samples: Iterable[tuple[int, float]], tz: str = DEFAULT_TZ) -> di
     hours: dict[str, int] = {}
     days: dict[str, int] = defaultdict(int)
     for h, n in sorted(by_hour.items()):
-        lh = _hour(h, zone)
+        lh = local_hour(h, zone)
         hours[lh.isoformat(timespec="minutes")] = n
         days[lh.date().isoformat()] += n
     return {"hours": hours, "days": dict(days)}
 
 
-def _hour(t: int, zone: ZoneInfo) -> datetime:
+def local_hour(t: int, zone: ZoneInfo) -> datetime:
     # Hours are keyed by their UTC start: a local hour is a UTC hour in every zone with whole-hour
     # offsets, and aware datetimes of one zone compare by wall time, which would merge the two
     # 02:00 hours of an autumn daylight-saving change.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, and does nothing when it is already there:
 # uv (from PyPI), the locked Python environment, the MicroPython VM (npm ci), Node.js and Mosquitto
-# (Debian packages, when missing and we are root). Used by `make` and by .ci/run.
+# (Debian packages, when missing and we are root), and Chromium for the platform page tests.
+# Used by `make` and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,11 @@ fi
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   say "installing mosquitto (tests start their own brokers on free ports)"
   apt_install mosquitto
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (the platform page's tests drive it headless through playwright-core)"
+  apt_install chromium
 fi
 
 uv sync --frozen --quiet

@@ -41,7 +41,8 @@ class ServeConfig:
     allow_remote: bool = False  # binding to a non-loopback address must be asked for
     token: str | None = None  # when set, every request needs "Authorization: Bearer <token>"
     options: api.Options = field(default_factory=api.Options)
-    page: Callable[[str], tuple[int, str, bytes] | None] | None = None  # the web page's routes
+    # The web page's routes (central.web.page_routes): (path, query) -> (status, type, body) or None.
+    page: Callable[[str, str], tuple[int, str, bytes] | None] | None = None
 
 
 def split_bind(bind: str, allow_remote: bool) -> tuple[str, int]:
@@ -95,7 +96,9 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         if cfg.page is not None and not path.startswith(api.BASE):
-            page = cfg.page(path)
+            if not path.startswith("/static/") and path not in ("/", "/index.html"):
+                self._check_token()  # the page's data routes are guarded like the API
+            page = cfg.page(path, parts.query)
             if page is not None:
                 return page[0], _Raw(page[1], page[2]), {}
         self._check_token()

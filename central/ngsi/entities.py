@@ -8,8 +8,9 @@ with vehicleType bicycle (devices configured as bicycle counters). Quantities a 
 attribute for (lamin, l10, l50, l90, NoiseLevelObserved has none) are not served.
 
 Input shapes (what central.ngsi.store reads): a device is a dict with ``dev_eui``, ``latitude``,
-``longitude``, ``height_m``, ``installed`` (YYYY-MM-DD), ``support``, ``photos`` (list) and
-``gateway_id``; a series maps a vocabulary quantity to its ``(t, value)`` pairs in time order.
+``longitude``, ``height_m``, ``installed`` (YYYY-MM-DD), ``support``, ``photos`` (list),
+``gateway_id`` and ``interval_s`` (measured interval, may be None); a series maps a vocabulary
+quantity to its ``(t, value)`` pairs in time order.
 The latest view uses each quantity's last pair; the temporal view all of them. A device without
 coordinates has no observed entity of a model that requires a location (air, weather, noise).
 """
@@ -126,8 +127,11 @@ def _counts_by_time(series: Series) -> list[tuple[int, int, int]]:
     return [(t, a, b) for t, (a, b) in sorted(by_t.items())]
 
 
-def _interval(times: list[int]) -> int:
-    """The measured interval before the last reading (the gap between the last two), 0 if one reading."""
+def _interval(device: dict[str, Any], times: list[int]) -> int:
+    """The device's measurement interval as the platform measured it, else the gap between the two
+    last readings, else 0 (one reading: an instant)."""
+    if device.get("interval_s"):
+        return int(device["interval_s"])
     return times[-1] - times[-2] if len(times) > 1 else 0
 
 
@@ -195,9 +199,8 @@ def observed_entity(entity_type: str, device: dict[str, Any], series: Series, te
     last = max(times)
     ent["dateObserved"] = _datetime(last)
     if entity_type in ("NoiseLevelObserved", "CrowdFlowObserved", "TrafficFlowObserved"):
-        # Values are over the reading's interval, ending at its time; the interval is measured
-        # from the two last readings (the platform does not know the node's configuration).
-        ent["dateObservedFrom"] = _datetime(last - _interval(sorted(set(times))))
+        # Values are over the reading's interval, ending at its time.
+        ent["dateObservedFrom"] = _datetime(last - _interval(device, sorted(set(times))))
         ent["dateObservedTo"] = _datetime(last)
     loc = _location(device)
     if loc:

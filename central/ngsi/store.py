@@ -1,9 +1,9 @@
 """Reads of the platform tables that the NGSI-LD views, the exports and the page need.
 
-The only module of the standards side that knows table and column names. It reads two tables
-of the platform schema: ``devices`` (one row per device with its installation metadata) and
-``observations`` (device, quantity, time, value; unique on the first three). Times leave this
-module as unix seconds.
+The only module of the standards side that knows table and column names. It reads three tables
+of the platform schema (central/migrations, docs/platform-ingest.md): ``devices`` (installation
+metadata, measured interval), ``observations`` (device, quantity, time, value; unique on the
+first three) and ``platform_alerts``. Times leave this module as unix seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 from central.ngsi.entities import Series
 
-DEVICE_COLUMNS = ("dev_eui", "gateway_id", "latitude", "longitude", "height_m", "installed", "support", "photos")
+DEVICE_COLUMNS = ("dev_eui", "gateway_id", "latitude", "longitude", "height_m", "installed", "support", "photos",
+                  "interval_s")
 
 
 class Store:
@@ -35,12 +36,12 @@ class Store:
         self.close()
 
     def devices(self, euis: list[str] | None = None) -> list[dict[str, Any]]:
-        """Devices in dev_eui order, all or those listed."""
+        """Devices in dev_eui order, all or those listed; a device removed from its gateway is left out."""
         sql = ("SELECT dev_eui, gateway_id, latitude, longitude, height_m, to_char(installed, 'YYYY-MM-DD'),"
-               " support, photos FROM devices")
+               " support, photos, interval_s FROM devices WHERE NOT removed")
         args: list[Any] = []
         if euis is not None:
-            sql += " WHERE dev_eui = ANY(%s)"
+            sql += " AND dev_eui = ANY(%s)"
             args.append(euis)
         rows = self.conn.execute(sql + " ORDER BY dev_eui", args).fetchall()
         out = []
@@ -74,6 +75,14 @@ class Store:
                " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
         return _series(self.conn.execute(sql % where, [*args, last_n]).fetchall())
+
+    def open_alerts(self) -> list[dict[str, Any]]:
+        """Platform alerts raised and not cleared, newest first."""
+        rows = self.conn.execute(
+            "SELECT alert, dev_eui, quantity, extract(epoch FROM raised_at)::bigint, value, message"
+            " FROM platform_alerts WHERE cleared_at IS NULL ORDER BY raised_at DESC, id DESC").fetchall()
+        keys = ("alert", "dev_eui", "quantity", "raised_at", "value", "message")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     @staticmethod
     def _where(euis: list[str] | None, start: int | None, end: int | None) -> tuple[str, list[Any]]:

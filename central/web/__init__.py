@@ -1,8 +1,9 @@
 """The platform's web page, served by ``edge platform serve`` beside the NGSI-LD API.
 
 Static files (``static/``: the page, its script and uPlot, copied there by ``npm run build:web``
-so nothing is fetched at run time) and one JSON route the NGSI-LD API has no operation for:
-``/page-api/indicators?days=N`` (Lden per day and PM daily means of the last N local days, N 1..31).
+so nothing is fetched at run time) and two JSON routes the NGSI-LD API has no operation for:
+``/page-api/indicators?days=N`` (Lden per day and PM daily means of the last N local days, N 1..31)
+and ``/page-api/alerts`` (the platform alerts not cleared).
 Everything else the page shows it reads from the NGSI-LD API, as any client would.
 """
 
@@ -50,6 +51,9 @@ def page_routes(cfg, tz: str) -> Callable[[str, str], tuple[int, str, bytes] | N
             with Store(cfg.dsn) as store:
                 body = indicators(store, days, tz)
             return 200, "application/json", json.dumps(body).encode()
+        if path == "/page-api/alerts":
+            with Store(cfg.dsn) as store:
+                return 200, "application/json", json.dumps(store.open_alerts()).encode()
         name = "index.html" if path in ("/", "/index.html") else path.removeprefix("/static/")
         if path not in ("/", "/index.html") and not path.startswith("/static/"):
             return None

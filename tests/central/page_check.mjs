@@ -21,6 +21,7 @@ try {
   const result = await page.evaluate(() => ({
     ready: document.body.dataset.ready,
     status: document.getElementById("status").textContent,
+    alerts: [...document.querySelectorAll("#alerts tr")].slice(1).map((tr) => tr.textContent),
     circles: document.querySelectorAll("#plan circle").length,
     latest: [...document.querySelectorAll("#latest tr")].slice(1).map((tr) => tr.textContent),
     noise: [...document.querySelectorAll("#noise tr")].slice(1).map((tr) => [...tr.cells].map((c) => c.textContent)),

@@ -1,6 +1,5 @@
-"""A throwaway PostgreSQL database per test module on the machine's server (127.0.0.1:5432, trust).
-
-Tables as the platform ingest creates them; rows from plain Python values.
+"""A throwaway PostgreSQL database on the machine's server (127.0.0.1:5432, trust auth), with the
+platform's schema applied by its own migrations (central/db.py); rows from plain Python values.
 """
 
 from __future__ import annotations
@@ -12,17 +11,9 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from central.db import upgrade
+
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-SCHEMA = """
-CREATE TABLE devices (
-    dev_eui text PRIMARY KEY, gateway_id text, latitude double precision, longitude double precision,
-    height_m double precision, installed date, support text, photos jsonb NOT NULL DEFAULT '[]');
-CREATE TABLE observations (
-    dev_eui text NOT NULL, quantity text NOT NULL, t timestamptz NOT NULL, value double precision NOT NULL,
-    UNIQUE (dev_eui, quantity, t));
-"""
-
 
 @contextmanager
 def database():
@@ -31,8 +22,7 @@ def database():
         admin.execute("CREATE DATABASE %s" % name)
     dsn = "postgresql://postgres@127.0.0.1:5432/%s" % name
     try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(SCHEMA)
+        upgrade(dsn)
         yield dsn
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
@@ -43,11 +33,24 @@ def insert(dsn: str, devices: list[dict], series: dict[str, dict[str, list[tuple
     with psycopg.connect(dsn) as conn:
         for d in devices:
             conn.execute(
-                "INSERT INTO devices VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO devices (dev_eui, gateway_id, latitude, longitude, height_m, installed, support, photos,"
+                " removed, interval_s) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (d["dev_eui"], d.get("gateway_id"), d.get("latitude"), d.get("longitude"), d.get("height_m"),
-                 d.get("installed"), d.get("support"), json.dumps(d.get("photos") or [])))
-        with conn.cursor().copy("COPY observations FROM STDIN") as cp:
+                 d.get("installed"), d.get("support"), json.dumps(d.get("photos") or []), d.get("removed", False),
+                 d.get("interval_s")))
+        gateway = {d["dev_eui"]: d.get("gateway_id") or "gw" for d in devices}
+        with conn.cursor().copy("COPY observations (dev_eui, quantity, t, value, gateway_id) FROM STDIN") as cp:
             for eui, s in series.items():
                 for q, pairs in s.items():
                     for t, v in pairs:
-                        cp.write_row((eui, q, datetime.fromtimestamp(t, UTC), v))
+                        cp.write_row((eui, q, datetime.fromtimestamp(t, UTC), v, gateway.get(eui, "gw")))
+
+
+def alert(dsn: str, alert: str, dev_eui: str, quantity: str, raised_at: int, message: str,
+          cleared_at: int | None = None) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO platform_alerts (alert, dev_eui, quantity, raised_at, cleared_at, message)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (alert, dev_eui, quantity, datetime.fromtimestamp(raised_at, UTC),
+             None if cleared_at is None else datetime.fromtimestamp(cleared_at, UTC), message))

@@ -62,7 +62,7 @@ def test_geojson_and_ngsi_ld(dsn, tmp_path):
         (geo,) = export.export(store, DAY, DAY + 86400, "geojson", tmp_path)
         (ld,) = export.export(store, DAY, DAY + 86400, "ngsi-ld", tmp_path)
     fc = json.loads(geo.read_text())
-    located = [d for d in DEVICES if d.get("latitude") is not None]
+    located = [d for d in DEVICES if d.get("latitude") is not None and not d.get("removed")]
     assert [f["id"] for f in fc["features"]] == [d["dev_eui"] for d in located]
     assert fc["features"][0]["geometry"] == {"type": "Point", "coordinates": [2.35, 48.85]}
     assert fc["features"][0]["properties"]["last_values"]["pm2_5"] == 33.0

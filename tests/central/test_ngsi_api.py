@@ -17,9 +17,11 @@ AIR, NOISE, WEATHER, NOWHERE = "70b3d57ed0000001", "70b3d57ed0000002", "70b3d57e
 DEVICES = [
     {"dev_eui": AIR, "gateway_id": "lamp-7", "latitude": 48.85, "longitude": 2.35, "height_m": 4.5,
      "installed": "2026-11-20", "support": "lamp-post", "photos": ["/p/a.jpg"]},
-    {"dev_eui": NOISE, "gateway_id": "lamp-7", "latitude": 48.86, "longitude": 2.34, "height_m": 3.8},
+    {"dev_eui": NOISE, "gateway_id": "lamp-7", "latitude": 48.86, "longitude": 2.34, "height_m": 3.8,
+     "interval_s": 900},
     {"dev_eui": WEATHER, "gateway_id": "lamp-8", "latitude": 48.87, "longitude": 2.33},
     {"dev_eui": NOWHERE, "gateway_id": "lamp-8"},  # not yet surveyed: no coordinates
+    {"dev_eui": "70b3d57ed00000ff", "gateway_id": "lamp-8", "latitude": 48.8, "longitude": 2.3, "removed": True},
 ]
 
 
@@ -59,6 +61,11 @@ def get(srv, path, headers=None):
         return e.code, dict(e.headers), json.loads(e.read())
 
 
+def test_a_removed_device_is_not_served(server):
+    status, _, body = get(server, "/ngsi-ld/v1/entities?id=urn:ngsi-ld:Device:70b3d57ed00000ff")
+    assert (status, body) == (200, [])
+
+
 def test_entities_by_type_with_count_and_pages(server):
     status, headers, body = get(server, "/ngsi-ld/v1/entities?type=Device&count=true&limit=2")
     assert status == 200 and headers["NGSILD-Results-Count"] == "4"
@@ -94,6 +101,8 @@ def test_temporal_between_and_last_n(server):
     status, _, noise = get(server, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:NoiseLevelObserved:%s"
                                    "?timerel=between&timeAt=%s&endTimeAt=%s" % (NOISE, t0, t1))
     assert status == 200 and [i["value"] for i in noise["LAeq"]] == [50.5, 51.0, 51.5]
+    # The interval the platform measured (15 min), not the gap between the hourly test values.
+    assert noise["dateObservedFrom"]["value"]["@value"] == ents.iso(DAY + 3 * 3600 - 900)
     _, _, last = get(server, "/ngsi-ld/v1/temporal/entities?type=TrafficFlowObserved&lastN=2")
     assert [i["value"] for i in last[0]["intensity"]] == [23, 24]
 

@@ -37,6 +37,8 @@ def test_page_shows_plan_values_chart_and_indicators(tmp_path):
     now = int(time.time())
     with pg.database() as dsn:
         pg.insert(dsn, DEVICES, recent_series(now))
+        pg.alert(dsn, "device_silent", AIR, "", now - 7200, "silent for 2 h on every gateway")
+        pg.alert(dsn, "stuck_value", NOISE, "laeq", now - 9000, "was stuck", cleared_at=now - 3600)
         cfg = ServeConfig(dsn=dsn, bind="127.0.0.1:0")
         cfg.page = page_routes(cfg, "Europe/Paris")
         srv = NgsiServer(cfg)
@@ -51,6 +53,7 @@ def test_page_shows_plan_values_chart_and_indicators(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     page = json.loads(run.stdout)
     assert page["ready"] == "1" and page["errors"] == [] and page["outside"] == []
+    assert len(page["alerts"]) == 1 and "device_silent" in page["alerts"][0]  # the cleared one is not open
     assert page["circles"] == 3  # the located devices; the one without coordinates is not on the plan
     assert any("pm25 18" in row for row in page["latest"])
     assert page["noise"] and all(r[0] == NOISE[-4:] for r in page["noise"])

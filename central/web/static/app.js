@@ -109,6 +109,23 @@ function drawIndicators(ind) {
   }
 }
 
+function drawAlerts(alerts) {
+  const table = document.getElementById("alerts");
+  if (!alerts.length) {
+    const tr = el("tr");
+    tr.append(el("td", { class: "na" }, "none"));
+    table.append(tr);
+    return;
+  }
+  table.append(Object.assign(el("tr"), { innerHTML: "<th>sensor</th><th>alert</th><th>since</th><th>message</th>" }));
+  for (const a of alerts) {
+    const tr = el("tr");
+    tr.append(el("td", {}, short(a.dev_eui)), el("td", { class: "bad" }, a.alert + (a.quantity ? " " + a.quantity : "")),
+      el("td", {}, new Date(a.raised_at * 1000).toISOString().slice(0, 16).replace("T", " ")), el("td", {}, a.message));
+    table.append(tr);
+  }
+}
+
 async function main() {
   const status = document.getElementById("status");
   try {
@@ -118,6 +135,7 @@ async function main() {
     drawLatest(observed);
     fillSelectors(observed);
     drawIndicators(await getJSON("/page-api/indicators"));
+    drawAlerts(await getJSON("/page-api/alerts"));
     status.textContent = devices.length + " sensors, " + observed.length + " observed entities";
     document.body.dataset.ready = "1";
   } catch (err) {

@@ -27,7 +27,8 @@ def client():
 
 def test_session(client):
     devices = client.query(type="Device")
-    assert sorted(e.id for e in devices) == ["urn:ngsi-ld:Device:" + d["dev_eui"] for d in DEVICES if not d.get("removed")]
+    served = ["urn:ngsi-ld:Device:" + d["dev_eui"] for d in DEVICES if not d.get("removed")]
+    assert sorted(e.id for e in devices) == served
     air = client.get("urn:ngsi-ld:AirQualityObserved:70b3d57ed0000001")
     assert air["pm25.value"] == 33.0 and air["refDevice.object"] == "urn:ngsi-ld:Device:70b3d57ed0000001"
     assert client.count(type="NoiseLevelObserved") == 1

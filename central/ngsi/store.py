@@ -76,6 +76,11 @@ class Store:
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
         return _series(self.conn.execute(sql % where, [*args, last_n]).fetchall())
 
+    def last_time(self) -> int | None:
+        """The latest measurement time stored, any device (None: no observation yet)."""
+        row = self.conn.execute("SELECT extract(epoch FROM max(t))::bigint FROM observations").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def open_alerts(self) -> list[dict[str, Any]]:
         """Platform alerts raised and not cleared, newest first."""
         rows = self.conn.execute(

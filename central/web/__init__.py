@@ -25,9 +25,11 @@ STATIC = Path(__file__).parent / "static"
 INDICATOR_DAYS = 7  # days the page's tables show by default
 
 
-def indicators(store: Store, days: int, tz: str, now: int | None = None) -> dict[str, Any]:
-    """Lden days and PM days of every device over the last ``days`` days (local days, complete or not)."""
-    end = int(time.time() if now is None else now)
+def indicators(store: Store, days: int, tz: str) -> dict[str, Any]:
+    """Lden days and PM days of every device over the ``days`` days up to the latest observation
+    (not the wall clock: data that arrive late or a replayed archive still show)."""
+    last = store.last_time()
+    end = (int(time.time()) if last is None else last) + 1
     start = end - days * 86400
     data = store.series(None, start - 86400, end)  # a day more: the first local day starts before
     out: dict[str, Any] = {"noise": [], "pm": [], "timezone": tz, "days": days}

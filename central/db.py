@@ -20,9 +20,10 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or used; the message says what to check."""
 
 
-def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
+def connect(dsn: str, *, autocommit: bool = False, name: str = "edge-platform") -> psycopg.Connection:
+    """name: application_name, shown in pg_stat_activity (the MQTT client id of an instance)."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, application_name=name[:63])
     except psycopg.OperationalError as e:
         raise DatabaseError("cannot connect to %s: %s" % (_safe(dsn), str(e).strip())) from None
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from gateway.udp.server import TIME_WINDOW_S
+
 
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key and how to fix it."""
@@ -96,10 +98,26 @@ class GatewaySection:
     id: str = _req("name of this gateway, used in MQTT topics ({root}/{id}/up)", _gateway_id)
 
 
+def _eui_list(v: Any) -> str | None:
+    if isinstance(v, (list, tuple)) and all(isinstance(e, str) and re.fullmatch("[0-9a-fA-F]{16}", e) for e in v):
+        return None
+    return 'must be a list of gateway EUIs of 16 hex digits, e.g. ["aa555a0000000101"]'
+
+
 @dataclass(frozen=True)
 class UdpSection:
     bind: str = _key("127.0.0.1:1700", "address the packet forwarder sends to (keep it on loopback)", _host_port)
     receive_buffer_kb: int = _key(4096, "kernel receive buffer asked for the UDP socket, KiB", _range(64, 262144))
+    gateways: tuple[str, ...] = _key(
+        (), "gateway EUIs whose datagrams are taken (empty: any); others count as malformed.unknown_gateway", _eui_list
+    )
+    # A concentrator without GPS may report a clock years off; its rxpk.time is then no time at all.
+    rxpk_time_window_s: float = _key(
+        TIME_WINDOW_S,
+        "an rxpk.time further than this from the agent's clock is replaced by the agent's clock, s "
+        "(0: trust every rxpk.time, for a simulated concentrator on virtual time)",
+        _range(0.0, 1e9),
+    )
 
 
 @dataclass(frozen=True)

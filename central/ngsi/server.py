@@ -24,12 +24,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from central.ngsi import api
 from central.ngsi.models import all_contexts
 from central.ngsi.query import BadRequest
+from central.ngsi.section import DEFAULT_BIND
 from central.ngsi.store import Store
 
 log = logging.getLogger("central.ngsi")
 
-# The port NGSI-LD context brokers listen on (Orion-LD, Scorpio, Stellio's defaults).
-DEFAULT_BIND = "127.0.0.1:1026"
 CONTEXT_PATH = api.BASE + "/jsonldContexts/edge.jsonld"
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 

@@ -18,7 +18,7 @@ def config(tmp_path_factory):
     with pg.database() as dsn:
         pg.insert(dsn, DEVICES, SERIES)
         path = tmp_path_factory.mktemp("cfg") / "platform.toml"
-        path.write_text('[database]\ndsn = "%s"\n\n[ngsi]\ntoken = "tok"\n' % dsn)
+        path.write_text('[database]\ndsn = "%s"\n\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n\n[ngsi]\ntoken = "tok"\n' % dsn)
         yield path
 
 
@@ -50,12 +50,18 @@ def test_export_bad_input(config, tmp_path, capsys, args, words):
 
 def test_bad_config_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[database]\ndsn = "postgresql://x"\n[ngsi]\nbind = "0.0.0.0:1026"\n')
+    base = '[database]\ndsn = "postgresql://x"\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n'
+    cfg.write_text(base + '[ngsi]\nbind = "0.0.0.0:1026"\n')
     assert main(["platform", "csource", "--config", str(cfg)]) == 2
     assert "not a loopback address" in capsys.readouterr().err
-    cfg.write_text('[ngsi]\n')
+    cfg.write_text(base + '[ngsi]\nbicycle_counters = ["XYZ"]\n')
     assert main(["platform", "serve", "--config", str(cfg)]) == 2
-    assert "[database] dsn is missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: [ngsi] bicycle_counters") and err.count("\n") == 1
+    cfg.write_text(base + '[ngsi]\ntimezone = "Mars/Olympus"\n')
+    assert main(["platform", "export", "--config", str(cfg), "--from", "2026-01-01", "--to", "2026-01-02",
+                 "--out", str(tmp_path)]) == 2
+    assert "time zone" in capsys.readouterr().err
 
 
 def test_serve_answers_until_stopped(config):

@@ -32,9 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "hostshims")]
 from central import export as exp  # noqa: E402
 from central.ngsi import entities as ents  # noqa: E402
 from central.ngsi import models  # noqa: E402
-from central.ngsi.server import NgsiServer, ServeConfig  # noqa: E402
 from central.ngsi.store import Store  # noqa: E402
-from central.web import page_routes  # noqa: E402
 from simulator import scenario  # noqa: E402
 from simulator.runner import Runner  # noqa: E402
 from tests.central import pg  # noqa: E402
@@ -93,11 +91,7 @@ def main() -> int:
     print("values into PostgreSQL: %d" % sum(len(p) for d in series.values() for p in d.values()))
     with pg.database() as dsn:
         pg.insert(dsn, devices, series)
-        cfg = ServeConfig(dsn=dsn, bind="127.0.0.1:0")
-        cfg.page = page_routes(cfg, "Europe/Paris")
-        srv = NgsiServer(cfg)
-        srv.start_background()
-        try:
+        with pg.serving(dsn, page=True) as srv:
             base = srv.url + "/ngsi-ld/v1"
             print("\n## schema validation of every served entity")
             latest = get(base + "/entities?limit=1000")
@@ -137,9 +131,6 @@ def main() -> int:
                 run = subprocess.run(["node", str(ROOT / "tests/central/page_check.mjs"), srv.url + "/",
                                       str(args.screenshot)], capture_output=True, text=True, timeout=120, cwd=ROOT)
                 print("\n## page: %s" % ("screenshot " + str(args.screenshot) if run.returncode == 0 else run.stderr))
-        finally:
-            srv.shutdown()
-            srv.server_close()
     return 0 if failures == 0 else 1
 
 

@@ -54,3 +54,21 @@ def alert(dsn: str, alert: str, dev_eui: str, quantity: str, raised_at: int, mes
             " VALUES (%s, %s, %s, %s, %s, %s)",
             (alert, dev_eui, quantity, datetime.fromtimestamp(raised_at, UTC),
              None if cleared_at is None else datetime.fromtimestamp(cleared_at, UTC), message))
+
+
+@contextmanager
+def serving(dsn: str, page: bool = False, **config):
+    """The NGSI-LD server (and the page, if asked) on a free loopback port, in a thread."""
+    from central.ngsi.server import NgsiServer, ServeConfig
+    from central.web import page_routes
+
+    cfg = ServeConfig(dsn=dsn, bind="127.0.0.1:0", **config)
+    if page:
+        cfg.page = page_routes(cfg, "Europe/Paris")
+    srv = NgsiServer(cfg)
+    srv.start_background()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -9,7 +9,7 @@ import pytest
 from central.ngsi import entities as ents
 from central.ngsi import models
 from central.ngsi.api import Options
-from central.ngsi.server import NgsiServer, ServeConfig, split_bind
+from central.ngsi.server import split_bind
 from tests.central import pg
 
 DAY = 1_780_000_000 - 1_780_000_000 % 86400
@@ -43,13 +43,8 @@ SERIES = {
 def server():
     with pg.database() as dsn:
         pg.insert(dsn, DEVICES, SERIES)
-        srv = NgsiServer(ServeConfig(dsn=dsn, bind="127.0.0.1:0", options=Options(frozenset({NOISE}))))
-        srv.start_background()
-        try:
+        with pg.serving(dsn, options=Options(frozenset({NOISE}))) as srv:
             yield srv
-        finally:
-            srv.shutdown()
-            srv.server_close()
 
 
 def get(srv, path, headers=None):
@@ -152,18 +147,12 @@ def test_unknown_entity_is_not_found(server):
 
 
 def test_token_and_loopback():
-    with pg.database() as dsn:
-        srv = NgsiServer(ServeConfig(dsn=dsn, bind="127.0.0.1:0", token="s3cret"))
-        srv.start_background()
-        try:
-            status, headers, body = get(srv, "/ngsi-ld/v1/types")
-            assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
-            assert get(srv, "/ngsi-ld/v1/types", {"Authorization": "Bearer wrong"})[0] == 401
-            status, _, body = get(srv, "/ngsi-ld/v1/types", {"Authorization": "Bearer s3cret"})
-            assert status == 200 and body["typeList"] == []
-        finally:
-            srv.shutdown()
-            srv.server_close()
+    with pg.database() as dsn, pg.serving(dsn, token="s3cret") as srv:
+        status, headers, body = get(srv, "/ngsi-ld/v1/types")
+        assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
+        assert get(srv, "/ngsi-ld/v1/types", {"Authorization": "Bearer wrong"})[0] == 401
+        status, _, body = get(srv, "/ngsi-ld/v1/types", {"Authorization": "Bearer s3cret"})
+        assert status == 200 and body["typeList"] == []
     with pytest.raises(ValueError, match="not a loopback address"):
         split_bind("0.0.0.0:1026", allow_remote=False)
     assert split_bind("0.0.0.0:1026", allow_remote=True) == ("0.0.0.0", 1026)

@@ -3,7 +3,6 @@
 import pytest
 
 from central.ngsi.api import Options
-from central.ngsi.server import NgsiServer, ServeConfig
 from tests.central import pg
 from tests.central.test_ngsi_api import DEVICES, NOISE, SERIES
 
@@ -14,15 +13,10 @@ ngsildclient = pytest.importorskip("ngsildclient")
 def client():
     with pg.database() as dsn:
         pg.insert(dsn, DEVICES, SERIES)
-        srv = NgsiServer(ServeConfig(dsn=dsn, bind="127.0.0.1:0", options=Options(frozenset({NOISE}))))
-        srv.start_background()
-        try:
+        with pg.serving(dsn, options=Options(frozenset({NOISE}))) as srv:
             c = ngsildclient.Client(hostname="127.0.0.1", port=srv.server_address[1], verbose=False)
             yield c
             c.close()
-        finally:
-            srv.shutdown()
-            srv.server_close()
 
 
 def test_session(client):

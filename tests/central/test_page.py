@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from central.ngsi.server import NgsiServer, ServeConfig
-from central.web import page_routes
 from tests.central import pg
 from tests.central.test_ngsi_api import AIR, DEVICES, NOISE
 
@@ -39,17 +37,10 @@ def test_page_shows_plan_values_chart_and_indicators(tmp_path):
         pg.insert(dsn, DEVICES, recent_series(now))
         pg.alert(dsn, "device_silent", AIR, "", now - 7200, "silent for 2 h on every gateway")
         pg.alert(dsn, "stuck_value", NOISE, "laeq", now - 9000, "was stuck", cleared_at=now - 3600)
-        cfg = ServeConfig(dsn=dsn, bind="127.0.0.1:0")
-        cfg.page = page_routes(cfg, "Europe/Paris")
-        srv = NgsiServer(cfg)
-        srv.start_background()
-        try:
+        with pg.serving(dsn, page=True) as srv:
             shot = tmp_path / "page.png"
             run = subprocess.run(["node", str(ROOT / "tests/central/page_check.mjs"), srv.url + "/", str(shot)],
                                  capture_output=True, text=True, timeout=90, cwd=ROOT)
-        finally:
-            srv.shutdown()
-            srv.server_close()
     assert run.returncode == 0, run.stderr[-2000:]
     page = json.loads(run.stdout)
     assert page["ready"] == "1" and page["errors"] == [] and page["outside"] == []

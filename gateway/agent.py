@@ -83,6 +83,7 @@ class Agent:
             self._on_tx_ack,
             cfg.udp.receive_buffer_kb * 1024,
             cfg.udp.gateways,
+            cfg.udp.rxpk_time_window_s,
         )
         self.services: list[Service] = []
         self._took_commands = False  # operator downlinks left in the registry are taken at start too

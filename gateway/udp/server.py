@@ -13,7 +13,7 @@
 The concentrator table holds at most MAX_CONCENTRATORS entries, each forgotten CONCENTRATOR_TTL_S
 after its last datagram; with `[udp] gateways` set, datagrams from other EUIs are refused
 (malformed.unknown_gateway). A concentrator's `stat` is kept as a small summary (push_data).
-An rxpk.time more than TIME_WINDOW_S away from the agent's clock is dropped (the agent's clock
+An rxpk.time more than `[udp] rxpk_time_window_s` away from the agent's clock is dropped (the agent's clock
 dates the packet) and counted in rxpk_time_ignored.
 
 Every datagram lands in exactly one of: push_data, pull_data, tx_ack, malformed_datagrams,
@@ -77,6 +77,7 @@ class PacketForwarderServer:
         on_tx_ack: TxAckHandler | None = None,
         receive_buffer: int = 4 << 20,
         allowed: Iterable[str] = (),
+        time_window_s: float = TIME_WINDOW_S,
     ) -> None:
         family = socket.AF_INET6 if ":" in bind[0] else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -88,6 +89,7 @@ class PacketForwarderServer:
         self.on_tx_ack = on_tx_ack
         self.concentrators: dict[str, Concentrator] = {}
         self.allowed = frozenset(e.lower() for e in allowed)  # empty: any EUI
+        self.time_window_s = time_window_s  # 0: every rxpk.time is trusted
         self._ratelog = RateLimitedLog(log)
         self._samples: deque[dict[str, Any]] = deque(maxlen=INTERNAL_SAMPLES)
 
@@ -136,7 +138,7 @@ class PacketForwarderServer:
                     m.inc("bad_rxpk." + bad.kind)
                     self._ratelog.warn("bad_rxpk." + bad.kind, "from %s: %s" % (eui, bad))
                 for rx in push.rxpk:
-                    if rx.time_unix is not None and abs(rx.time_unix - now) > TIME_WINDOW_S:
+                    if rx.time_unix is not None and self.time_window_s and abs(rx.time_unix - now) > self.time_window_s:
                         m.inc("rxpk_time_ignored")
                         self._ratelog.warn("rxpk_time", "from %s: rxpk.time %.0f s off the agent's clock, not used"
                                            % (eui, rx.time_unix - now))  # fmt: skip

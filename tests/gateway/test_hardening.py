@@ -4,6 +4,7 @@ Each test sends what a probe of the agent found to stop it (or to grow it withou
 agent over a loopback socket, and checks it is refused alone, counted, and that the agent goes on.
 """
 
+import base64
 import json
 import logging
 import os
@@ -287,3 +288,16 @@ def test_the_rate_limiter_tracks_a_bounded_number_of_kinds_and_escapes_control_c
     assert all("\n" not in m and "\x1b" not in m for m in messages)
     assert "line\\x0aforged \\x1b[31m \\\\x0a" in messages[0]  # a literal backslash cannot fake an escape
     assert len(ratelog.clean("x" * 10_000)) <= ratelog.MAX_MESSAGE + 3
+
+
+def test_a_datagram_that_hits_a_bug_is_counted_and_kept_for_diagnosis(env, mocker):
+    cfg, a, f = env
+    # a bug in the ingest path cannot be provoked from outside any more: it is injected
+    mocker.patch.object(a.agent.server, "on_rx", side_effect=KeyError("a bug"))
+    for i in range(udp_server.INTERNAL_SAMPLES + 3):
+        f.push([rxpk(uplink(ADDR, i, reading(i + 1)))])
+    assert a.wait("internal_errors", udp_server.INTERNAL_SAMPLES + 3) == udp_server.INTERNAL_SAMPLES + 3
+    samples = a.metrics.snapshot()["gauges"]["internal_error_samples"]
+    assert len(samples) == udp_server.INTERNAL_SAMPLES  # bounded
+    last = base64.b64decode(samples[-1]["datagram"])
+    assert last[3] == 0 and b'"rxpk"' in last and "KeyError" in samples[-1]["error"]

@@ -194,6 +194,11 @@ class Service:
                     b.dead.append((m.topic, gw, e.reason, e.detail, payload))
                     self.counts["dead_" + e.reason] += 1
                     continue
+                except Exception as e:  # a bug of ours must not stop the ingest: keep the message
+                    log.exception("cannot read the message on %s", m.topic)
+                    b.dead.append((m.topic, gw, "unreadable", "%s: %s" % (type(e).__name__, e), payload))
+                    self.counts["dead_unreadable"] += 1
+                    continue
                 b.values.append((gw, values))
                 self.counts["messages"] += 1
                 self.counts["values_received"] += len(values)
@@ -204,13 +209,17 @@ class Service:
         return b
 
     def _commit(self, msgs: list[mqtt.MQTTMessage]) -> None:
-        b = self.batch(msgs)
+        if self._write(msgs, self.batch(msgs)):
+            self._ack(msgs)
+
+    def _write(self, msgs: list[mqtt.MQTTMessage], b: store.Batch) -> bool:
+        """Write until committed (True), or until stopping (False: nothing acknowledged)."""
         delay = self.cfg.ingest.retry_min_s
         while True:
             try:
                 conn = self._connection()
                 self.counts["values_stored"] += store.write(conn, b)
-                break
+                return True
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 self.counts["retried_conflicts"] += 1  # the other instance held rows we needed: again
             except (psycopg.OperationalError, psycopg.InterfaceError, db.DatabaseError) as e:
@@ -219,8 +228,25 @@ class Service:
                 log.warning("database unavailable (%s); holding %d messages, retry in %.1f s", why, len(msgs), delay)
                 self._drop_connection()
                 if self._stop.wait(delay):
-                    return  # stopping: nothing acknowledged, the broker sends them again
+                    return False  # stopping: nothing acknowledged, the broker sends them again
                 delay = min(delay * 2, self.cfg.ingest.retry_max_s)
+            except psycopg.Error as e:  # the database refused something in the batch: find the message
+                self._refused(msgs, e)
+                return False
+
+    def _refused(self, msgs: list[mqtt.MQTTMessage], error: psycopg.Error) -> None:
+        if len(msgs) > 1:
+            for m in msgs:
+                self._commit([m])
+            return
+        m = msgs[0]
+        self.counts["dead_db_refused"] += 1
+        log.warning("database refused the message on %s: %s", m.topic, str(error).strip())
+        dead = store.Batch(dead=[(m.topic, None, "db_refused", str(error).strip(), bytes(m.payload))])
+        if self._write(msgs, dead):
+            self._ack(msgs)
+
+    def _ack(self, msgs: list[mqtt.MQTTMessage]) -> None:
         for m in msgs:
             if m.qos:
                 self.client.ack(m.mid, m.qos)

@@ -128,3 +128,18 @@ def test_metadata_history_status_metrics_and_gateway_alerts(env):
     ]
     assert count(dsn, "gateway_metrics") == 1
     assert pgdb.rows(dsn, "SELECT reason FROM dead_letters") == [("bad_alerts",)]
+
+
+def test_a_message_the_database_refuses_is_kept_and_the_rest_of_its_batch_stored(env):
+    broker, dsn, pub = env
+    with Running(make_config(broker, dsn, batch_wait_s=0.5)) as run:
+        run.service.client.loop_stop()  # hold delivery so that both messages land in one batch
+        pub.publish("edge/lamp-1/up", pack(EUI, readings(5)))
+        nul = b'{"at":1763800000,"reason":"a\\u0000b","state":"offline"}'  # text columns refuse NUL
+        pub.publish("edge/lamp-1/status", nul)
+        run.service.client.loop_start()
+        assert wait_until(lambda: count(dsn) == 10 and count(dsn, "dead_letters") == 1)
+        assert run.service.counts["dead_db_refused"] == 1
+    assert pgdb.rows(dsn, "SELECT topic, reason, payload FROM dead_letters") == [
+        ("edge/lamp-1/status", "db_refused", nul)
+    ]

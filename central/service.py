@@ -10,8 +10,8 @@ with exponential back-off; the broker stops sending after [mqtt] receive_maximum
 
 Subscriptions: data and gateway alerts through the shared subscription
 ``$share/{group}/{root}/+/up/#`` and ``.../+/alerts`` (MQTT 5: instances of one group split them);
-retained topics (devices, status, metrics) directly, because a broker sends no retained message on
-a shared subscription; they are idempotent, so every instance may write them. MQTT 3.1.1 has no
+retained topics (devices, status, metrics) directly: Mosquitto sends no retained message on a
+shared subscription; their writes are idempotent, so every instance may write them. MQTT 3.1.1 has no
 shared subscriptions: one instance, plain topic filters.
 """
 

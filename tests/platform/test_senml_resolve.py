@@ -115,7 +115,7 @@ _leaf = st.one_of(
 _record = st.dictionaries(st.sampled_from([-4, -3, -2, -1, 0, 1, 2, 3, 6, 99]), _leaf, max_size=6)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(_record, _leaf), max_size=6))
 def test_any_cbor_gives_values_or_a_pack_error(pack):
     try:

@@ -3,7 +3,7 @@
 Same conventions as the gateway's config (gateway/config.py, whose key helpers this reuses): every
 key is a field whose default is *the* default, its help becomes the comment `edge platform init`
 writes, and `load(path)` raises ConfigError naming the key and the fix.
-Sections: [database] [mqtt] [ingest] [checks].
+Sections: [database] [mqtt] [ingest] [checks], and [ngsi] (central/ngsi/section.py: the NGSI-LD API).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from central.ngsi.section import NgsiSection
 from gateway.config import ConfigError, _key, _mqtt_url, _one_of, _range, _req, _toml_value, _topic_root, _type_ok
 
 __all__ = ["ConfigError", "Config", "load", "render", "from_dict"]
@@ -93,6 +94,7 @@ class Config:
     mqtt: MqttSection
     ingest: IngestSection
     checks: ChecksSection
+    ngsi: NgsiSection = dataclasses.field(default_factory=NgsiSection)
     path: Path | None = None
 
     @property
@@ -105,6 +107,7 @@ _CLASSES: dict[str, Any] = {
     "mqtt": MqttSection,
     "ingest": IngestSection,
     "checks": ChecksSection,
+    "ngsi": NgsiSection,
 }
 
 

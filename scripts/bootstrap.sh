@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, and does nothing when it is already there:
-# uv (from PyPI), the locked Python environment, the MicroPython VM (npm ci), Node.js, Mosquitto and
-# PostgreSQL (Debian packages, when missing and we are root; a stopped cluster is started).
+# uv (from PyPI), the locked Python environment, the MicroPython VM (npm ci), Node.js, Mosquitto,
+# PostgreSQL and Chromium for the platform page tests (Debian packages, when missing and we are
+# root; a stopped PostgreSQL cluster is started).
 # Used by `make` and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,15 +48,20 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ ! -d /usr/lib/postgresql ]; t
   # trust the postgres user from this machine's loopback only, ahead of the packaged rules
   sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
   ver=$(basename "$(dirname "$(dirname "$hba")")")
-  pg_ctlcluster "$ver" main restart || pg_ctlcluster "$ver" main start
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main restart || pg_ctlcluster --skip-systemctl-redirect "$ver" main start
 fi
 if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   pg_lsclusters --no-header | while read -r ver name _port status _; do
     if [ "$status" != "online" ]; then
       say "starting PostgreSQL cluster $ver/$name"
-      pg_ctlcluster "$ver" "$name" start
+      pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start
     fi
   done
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (the platform page's tests drive it headless through playwright-core)"
+  apt_install chromium
 fi
 
 uv sync --frozen --quiet

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import Counter
@@ -35,6 +34,8 @@ from paho.mqtt.properties import Properties
 from central import checks, db, store
 from central.config import Config
 from central.senml import PackError, parse_topic, unpack
+from gateway.forward.client import MqttOptions, new_client
+from gateway.forward.settings import check_private
 
 log = logging.getLogger("edge.platform")
 
@@ -45,38 +46,31 @@ STATS_EVERY_S = 10.0
 
 
 def make_client(cfg: Config, on_message, on_connect) -> mqtt.Client:
-    """The paho client: MQTT 5 (or 3.1.1), manual acknowledgement, persistent session."""
-    from urllib.parse import urlparse
-
-    v5 = cfg.mqtt.version == "5"
-    c = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=cfg.client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else False,
-        manual_ack=True,
-    )
-    u = urlparse(cfg.mqtt.url)
-    if cfg.mqtt.username:
-        password = None
-        if cfg.mqtt.password_file:
-            password = Path(cfg.mqtt.password_file).read_text().strip()
-        c.username_pw_set(cfg.mqtt.username, password)
-    if u.scheme == "mqtts":
-        c.tls_set(ca_certs=cfg.mqtt.ca_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    """The paho client from the project's one factory (gateway/forward/client.py: TLS, credentials,
+    protocol, persistent session), with manual acknowledgement; connected in the background, so a
+    broker that is down at start is retried like one that goes away later."""
+    password = ""
+    if cfg.mqtt.password_file:
+        check_private(cfg.mqtt.password_file, "[mqtt] password_file")
+        password = Path(cfg.mqtt.password_file).read_text().strip()
+    opts = MqttOptions.from_url(
+        cfg.mqtt.url, cfg.client_id, protocol=cfg.mqtt.version, ca_file=cfg.mqtt.ca_file,
+        username=cfg.mqtt.username, password=password, keepalive_s=cfg.mqtt.keepalive_s,
+        session_expiry_s=cfg.mqtt.session_expiry_s,
+    )  # fmt: skip
+    c = new_client(opts)
+    c.manual_ack_set(True)  # PUBACK only after the commit (Service._ack)
     c.reconnect_delay_set(1, 30)
     c.on_message = on_message
     c.on_connect = on_connect
-    props = None
-    if v5:
+    if opts.protocol == "5":
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.mqtt.session_expiry_s
-        props.ReceiveMaximum = cfg.mqtt.receive_maximum
+        props.ReceiveMaximum = cfg.mqtt.receive_maximum  # unacknowledged messages the broker may send us
+        c.connect_async(opts.host, opts.port, opts.keepalive_s, clean_start=False, properties=props)
     else:
         c.max_inflight_messages_set(cfg.mqtt.receive_maximum)
-    port = u.port or (8883 if u.scheme == "mqtts" else 1883)
-    clean_start = False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY  # 3.1.1: clean_session=False above
-    c.connect_async(u.hostname or "", port, cfg.mqtt.keepalive_s, clean_start=clean_start, properties=props)
+        c.connect_async(opts.host, opts.port, opts.keepalive_s)  # clean session off: new_client
     return c
 
 

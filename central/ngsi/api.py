@@ -42,8 +42,9 @@ def _types(params: dict[str, str]) -> list[str] | None:
     types = query.csv_param(params, "type")
     bad = [t for t in types or () if not _TYPE_NAME.fullmatch(t)]
     if bad:
-        raise BadRequest("not an entity type name: %s (served: %s)" % (", ".join(map(repr, bad)),
-                                                                      ", ".join(sorted(TYPES))))
+        raise BadRequest(
+            "not an entity type name: %s (served: %s)" % (", ".join(map(repr, bad)), ", ".join(sorted(TYPES)))
+        )
     return types
 
 
@@ -70,8 +71,9 @@ def _key_values(params: dict[str, str]) -> bool:
     return "keyValues" in opts or "simplified" in opts or params.get("format") in ("keyValues", "simplified")
 
 
-def _render(store: Store, opts: Options, euis: list[str] | None,
-            tr: query.TimeRange | None = None) -> list[dict[str, Any]]:
+def _render(
+    store: Store, opts: Options, euis: list[str] | None, tr: query.TimeRange | None = None
+) -> list[dict[str, Any]]:
     """Entities of the devices (all, or those listed): latest values, or the temporal view over tr."""
     devices = store.devices(euis)
     if tr is not None:
@@ -80,16 +82,24 @@ def _render(store: Store, opts: Options, euis: list[str] | None,
         data = store.latest([d["dev_eui"] for d in devices])
     out = []
     for d in devices:
-        out.extend(ents.device_entities(d, data.get(d["dev_eui"], {}),
-                                        bicycle=d["dev_eui"] in opts.bicycle_counters, temporal=tr is not None))
+        out.extend(
+            ents.device_entities(
+                d, data.get(d["dev_eui"], {}), bicycle=d["dev_eui"] in opts.bicycle_counters, temporal=tr is not None
+            )
+        )
     return out
 
 
-def _select(entities: list[dict[str, Any]], types: list[str] | None, ids: list[str] | None,
-            pred: query.Predicate | None) -> list[dict[str, Any]]:
-    return [e for e in entities
-            if (types is None or e["type"] in types) and (ids is None or e["id"] in ids)
-            and (pred is None or pred(ents.key_values(e)))]
+def _select(
+    entities: list[dict[str, Any]], types: list[str] | None, ids: list[str] | None, pred: query.Predicate | None
+) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in entities
+        if (types is None or e["type"] in types)
+        and (ids is None or e["id"] in ids)
+        and (pred is None or pred(ents.key_values(e)))
+    ]
 
 
 def _euis(ids: list[str] | None) -> list[str] | None:
@@ -109,7 +119,7 @@ def query_entities(store: Store, opts: Options, params: dict[str, str], temporal
         headers["NGSILD-Results-Count"] = str(len(entities))
     elif params.get("count") not in (None, "false"):
         raise BadRequest("count must be true or false")
-    selected = entities[offset:offset + limit]
+    selected = entities[offset : offset + limit]
     body = [ents.key_values(e) for e in selected] if simplified else selected
     return 200, body, headers
 

@@ -16,8 +16,15 @@ from central.ngsi.models import TYPES, all_contexts
 # Attributes each type has beyond its model's measured ones (central.ngsi.entities renders them).
 _COMMON = ("dateObserved", "location")
 _EXTRA = {
-    "Device": ("serialNumber", "deviceCategory", "controlledProperty", "location", "dateInstalled",
-               "dateLastValueReported", "configuration"),
+    "Device": (
+        "serialNumber",
+        "deviceCategory",
+        "controlledProperty",
+        "location",
+        "dateInstalled",
+        "dateLastValueReported",
+        "configuration",
+    ),
     "NoiseLevelObserved": ("dateObservedFrom", "dateObservedTo"),
     "CrowdFlowObserved": ("peopleCount", "dateObservedFrom", "dateObservedTo"),
     "TrafficFlowObserved": ("intensity", "vehicleType", "dateObservedFrom", "dateObservedTo"),

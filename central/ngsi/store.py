@@ -14,8 +14,17 @@ from typing import Any
 
 from central.ngsi.entities import Series
 
-DEVICE_COLUMNS = ("dev_eui", "gateway_id", "latitude", "longitude", "height_m", "installed", "support", "photos",
-                  "interval_s")
+DEVICE_COLUMNS = (
+    "dev_eui",
+    "gateway_id",
+    "latitude",
+    "longitude",
+    "height_m",
+    "installed",
+    "support",
+    "photos",
+    "interval_s",
+)
 
 
 class Store:
@@ -37,8 +46,10 @@ class Store:
 
     def devices(self, euis: list[str] | None = None) -> list[dict[str, Any]]:
         """Devices in dev_eui order, all or those listed; a device removed from its gateway is left out."""
-        sql = ("SELECT dev_eui, gateway_id, latitude, longitude, height_m, to_char(installed, 'YYYY-MM-DD'),"
-               " support, photos, interval_s FROM devices WHERE NOT removed")
+        sql = (
+            "SELECT dev_eui, gateway_id, latitude, longitude, height_m, to_char(installed, 'YYYY-MM-DD'),"
+            " support, photos, interval_s FROM devices WHERE NOT removed"
+        )
         args: list[Any] = []
         if euis is not None:
             sql += " AND dev_eui = ANY(%s)"
@@ -55,25 +66,32 @@ class Store:
 
     def latest(self, euis: list[str] | None = None, per_quantity: int = 2) -> dict[str, Series]:
         """The last ``per_quantity`` values of each device's quantities (two: the interval between them)."""
-        sql = ("SELECT dev_eui, quantity, t, value FROM ("
-               " SELECT dev_eui, quantity, extract(epoch FROM t)::bigint AS t, value,"
-               " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
-               " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
+        sql = (
+            "SELECT dev_eui, quantity, t, value FROM ("
+            " SELECT dev_eui, quantity, extract(epoch FROM t)::bigint AS t, value,"
+            " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
+            " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t"
+        )
         where, args = self._where(euis, None, None)
         return _series(self.conn.execute(sql % where, [*args, per_quantity]).fetchall())
 
-    def series(self, euis: list[str] | None, start: int | None, end: int | None,
-               last_n: int | None = None) -> dict[str, Series]:
+    def series(
+        self, euis: list[str] | None, start: int | None, end: int | None, last_n: int | None = None
+    ) -> dict[str, Series]:
         """Values of [start, end) per device and quantity, the last ``last_n`` of each when given."""
         where, args = self._where(euis, start, end)
         if last_n is None:
-            sql = ("SELECT dev_eui, quantity, extract(epoch FROM t)::bigint, value FROM observations%s"
-                   " ORDER BY dev_eui, quantity, t")
+            sql = (
+                "SELECT dev_eui, quantity, extract(epoch FROM t)::bigint, value FROM observations%s"
+                " ORDER BY dev_eui, quantity, t"
+            )
             return _series(self.conn.execute(sql % where, args).fetchall())
-        sql = ("SELECT dev_eui, quantity, t, value FROM ("
-               " SELECT dev_eui, quantity, extract(epoch FROM t)::bigint AS t, value,"
-               " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
-               " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
+        sql = (
+            "SELECT dev_eui, quantity, t, value FROM ("
+            " SELECT dev_eui, quantity, extract(epoch FROM t)::bigint AS t, value,"
+            " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
+            " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t"
+        )
         return _series(self.conn.execute(sql % where, [*args, last_n]).fetchall())
 
     def last_time(self) -> int | None:
@@ -85,7 +103,8 @@ class Store:
         """Platform alerts raised and not cleared, newest first."""
         rows = self.conn.execute(
             "SELECT alert, dev_eui, quantity, extract(epoch FROM raised_at)::bigint, value, message"
-            " FROM platform_alerts WHERE cleared_at IS NULL ORDER BY raised_at DESC, id DESC").fetchall()
+            " FROM platform_alerts WHERE cleared_at IS NULL ORDER BY raised_at DESC, id DESC"
+        ).fetchall()
         keys = ("alert", "dev_eui", "quantity", "raised_at", "value", "message")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 

@@ -19,15 +19,23 @@ DEVICE_COLUMNS = ("dev_eui", "gateway_id", "latitude", "longitude", "height_m", 
 
 
 class Store:
-    """One PostgreSQL connection per Store; the server opens one per request thread."""
+    """One PostgreSQL connection per Store, opened by the first read (so a request whose parameters
+    are refused never touches the database); the server makes one Store per request."""
 
     def __init__(self, dsn: str):
-        import psycopg
+        self.dsn = dsn
+        self._conn: Any = None
 
-        self.conn = psycopg.connect(dsn, autocommit=True)
+    def _execute(self, sql: str, args: list[Any] | tuple = ()):
+        if self._conn is None:
+            import psycopg
+
+            self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        return self._conn.execute(sql, args)
 
     def close(self) -> None:
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -43,7 +51,7 @@ class Store:
         if euis is not None:
             sql += " AND dev_eui = ANY(%s)"
             args.append(euis)
-        rows = self.conn.execute(sql + " ORDER BY dev_eui", args).fetchall()
+        rows = self._execute(sql + " ORDER BY dev_eui", args).fetchall()
         out = []
         for row in rows:
             d = dict(zip(DEVICE_COLUMNS, row, strict=True))
@@ -60,7 +68,7 @@ class Store:
                " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
         where, args = self._where(euis, None, None)
-        return _series(self.conn.execute(sql % where, [*args, per_quantity]).fetchall())
+        return _series(self._execute(sql % where, [*args, per_quantity]).fetchall())
 
     def series(self, euis: list[str] | None, start: int | None, end: int | None,
                last_n: int | None = None) -> dict[str, Series]:
@@ -69,21 +77,21 @@ class Store:
         if last_n is None:
             sql = ("SELECT dev_eui, quantity, extract(epoch FROM t)::bigint, value FROM observations%s"
                    " ORDER BY dev_eui, quantity, t")
-            return _series(self.conn.execute(sql % where, args).fetchall())
+            return _series(self._execute(sql % where, args).fetchall())
         sql = ("SELECT dev_eui, quantity, t, value FROM ("
                " SELECT dev_eui, quantity, extract(epoch FROM t)::bigint AS t, value,"
                " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
-        return _series(self.conn.execute(sql % where, [*args, last_n]).fetchall())
+        return _series(self._execute(sql % where, [*args, last_n]).fetchall())
 
     def last_time(self) -> int | None:
         """The latest measurement time stored, any device (None: no observation yet)."""
-        row = self.conn.execute("SELECT extract(epoch FROM max(t))::bigint FROM observations").fetchone()
+        row = self._execute("SELECT extract(epoch FROM max(t))::bigint FROM observations").fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def open_alerts(self) -> list[dict[str, Any]]:
         """Platform alerts raised and not cleared, newest first."""
-        rows = self.conn.execute(
+        rows = self._execute(
             "SELECT alert, dev_eui, quantity, extract(epoch FROM raised_at)::bigint, value, message"
             " FROM platform_alerts WHERE cleared_at IS NULL ORDER BY raised_at DESC, id DESC").fetchall()
         keys = ("alert", "dev_eui", "quantity", "raised_at", "value", "message")

@@ -157,3 +157,13 @@ def test_token_and_loopback():
         split_bind("0.0.0.0:1026", allow_remote=False)
     assert split_bind("0.0.0.0:1026", allow_remote=True) == ("0.0.0.0", 1026)
     assert split_bind("[::1]:1026", allow_remote=False) == ("::1", 1026)
+
+
+def test_database_down_is_a_problem_not_a_crash(caplog):
+    from tests.mqtt_broker import free_port
+
+    dsn = "postgresql://postgres@127.0.0.1:%d/none?connect_timeout=2" % free_port()  # nothing listens there
+    with pg.serving(dsn) as srv:
+        status, _, body = get(srv, "/ngsi-ld/v1/entities?type=Device")
+        assert status == 500 and body["type"].endswith("InternalError")
+        assert get(srv, "/ngsi-ld/v1/entities?limit=x")[0] == 400  # parameters are checked first

@@ -91,6 +91,14 @@ def test_latest_values_and_q(server):
     assert [(e["type"], e["pm25"]) for e in kv] == [("AirQualityObserved", 33.0)]
 
 
+def test_attrs_select_and_project(server):
+    _, _, body = get(server, "/ngsi-ld/v1/entities?attrs=LAeq,pm10&options=keyValues")
+    assert sorted((e["type"], sorted(e)) for e in body) == [
+        ("AirQualityObserved", ["id", "pm10", "type"]), ("NoiseLevelObserved", ["LAeq", "id", "type"])]
+    _, _, one = get(server, "/ngsi-ld/v1/entities/urn:ngsi-ld:Device:%s?attrs=location" % AIR)
+    assert sorted(one) == ["id", "location", "type"]
+
+
 def test_temporal_between_and_last_n(server):
     t0, t1 = ents.iso(DAY + 3600), ents.iso(DAY + 4 * 3600)
     status, _, noise = get(server, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:NoiseLevelObserved:%s"
@@ -133,6 +141,12 @@ def test_types(server):
     ("/ngsi-ld/v1/temporal/entities?timerel=during&timeAt=2026-01-01T00:00:00Z", "timerel"),
     ("/ngsi-ld/v1/temporal/entities?lastN=0", "lastN"),
     ("/ngsi-ld/v1/entities?options=sysAttrs", "options"),
+    ("/ngsi-ld/v1/entities?georel=near;maxDistance==100&geometry=Point&coordinates=[2.3,48.8]", "not supported"),
+    ("/ngsi-ld/v1/entities?attrs=,", "empty"),
+    ("/ngsi-ld/v1/entities?attrs=pm%2025", "not an attribute name"),
+    ("/ngsi-ld/v1/entities?count=yes", "count"),
+    ("/ngsi-ld/v1/entities?timerel=after&timeAt=2026-01-01T00:00:00Z", "not supported"),
+    ("/ngsi-ld/v1/types?type=Device", "not supported"),
 ])
 def test_bad_input_is_bad_request_data(server, path, words):
     status, headers, body = get(server, path)

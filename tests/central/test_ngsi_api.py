@@ -181,3 +181,33 @@ def test_database_down_is_a_problem_not_a_crash(caplog):
         status, _, body = get(srv, "/ngsi-ld/v1/entities?type=Device")
         assert status == 500 and body["type"].endswith("InternalError")
         assert get(srv, "/ngsi-ld/v1/entities?limit=x")[0] == 400  # parameters are checked first
+
+
+PARAMS = ["type", "id", "q", "attrs", "limit", "offset", "count", "options", "timerel", "timeAt", "endTimeAt",
+          "lastN", "georel"]
+PATHS = ["/ngsi-ld/v1/entities", "/ngsi-ld/v1/temporal/entities", "/ngsi-ld/v1/types",
+         "/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:" + AIR,
+         "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:NoiseLevelObserved:" + NOISE]
+
+
+def test_no_query_string_is_a_500(server):
+    """Whatever a client puts in the query string, the answer is 200 or a 400 problem, never a 500."""
+    from urllib.parse import quote
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(st.text(max_size=30), st.sampled_from(
+        ["true", "0", "-1", "1000", "99999999999", "2026-01-01T00:00:00Z", "between", "pm25>3", "Device",
+         "AirQualityObserved", "keyValues", "urn:ngsi-ld:Device:" + AIR]))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(PATHS), st.dictionaries(st.sampled_from(PARAMS), values, max_size=5))
+    def check(path, params):
+        qs = "&".join("%s=%s" % (k, quote(v, safe="")) for k, v in params.items())
+        status, _, body = get(server, path + "?" + qs)
+        assert status in (200, 400, 404), (path, params, body)
+        if status != 200:
+            assert body["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")
+
+    check()

@@ -5,7 +5,9 @@ following records until changed; name = bn + n, time = bt + t, unit = u else bu)
 the integer labels of RFC 8428 section 6 and returns (dev_eui, quantity, time, value) tuples, the
 value rounded to the quantity's resolution (edge/vocab.py), as docs/platform.md tells consumers to.
 A value may be a CBOR integer, float or decimal fraction (tag 4, which cbor2 gives as Decimal).
-Names are ``urn:dev:mac:<eui>:<quantity>`` or the older ``urn:dev:eui:<eui>:<quantity>``.
+Names are ``urn:dev:mac:<eui>:<quantity>`` or the older ``urn:dev:eui:<eui>:<quantity>`` (one key).
+Values are stored in the vocabulary's unit: PM arrives in ``kg/m3`` (or ``ug/m3`` from older
+gateways, with bver 26) and is stored in µg/m³, scaled by an exact power of ten.
 
 Anything else raises PackError with a short reason (the dead-letter reason) and a detail; a pack is
 used whole or not at all, so a message is either stored or kept as a dead letter, never half.
@@ -31,6 +33,8 @@ EUI = re.compile("[0-9a-f]{16}")
 _NAME = re.compile(r"urn:dev:(?:mac|eui):([0-9a-f]{16}):([a-z][a-z0-9_]*)\Z")
 _STEP = {q[0]: (q[4], q[5]) for q in vocab.QUANTITIES}  # value = raw * num / den
 _UNIT = {q[0]: q[1] for q in vocab.QUANTITIES}
+# SenML units accepted for a vocabulary unit, with the power of ten that takes them to it
+WIRE_UNITS = {"ug/m3": {"kg/m3": 9, "ug/m3": 0}}
 
 Value = tuple[str, str, float, float]  # dev_eui, quantity, unix time, value
 
@@ -102,10 +106,11 @@ def resolve(payload: bytes) -> list[Value]:
         if quantity not in _STEP:
             raise PackError("unknown_quantity", "record %d: %r is not in the vocabulary" % (i, quantity))
         unit = rec.get(U, bu)
-        if unit != _UNIT[quantity]:
-            raise PackError("bad_unit", "record %d: %s in %r, expected %r" % (i, quantity, unit, _UNIT[quantity]))
+        accepted = WIRE_UNITS.get(_UNIT[quantity], {_UNIT[quantity]: 0})
+        if unit not in accepted:
+            raise PackError("bad_unit", "record %d: %s in %r, expected %s" % (i, quantity, unit, " or ".join(accepted)))
         t = _time(bt, rec.get(T, 0), i)
-        out.append((eui, quantity, t, _value(quantity, rec, i)))
+        out.append((eui, quantity, t, _value(quantity, rec, i, accepted[unit])))
     return out
 
 
@@ -124,13 +129,15 @@ def _time(bt: object, t: object, i: int) -> float:
     return total
 
 
-def _value(quantity: str, rec: dict, i: int) -> float:
+def _value(quantity: str, rec: dict, i: int, exp10: int) -> float:
     if V not in rec:
         other = [k for k in OTHER_VALUES if k in rec]
         raise PackError("bad_value", "record %d has no numeric value%s" % (i, " (label %s)" % other if other else ""))
     v = rec[V]
     if not _number(v) or not math.isfinite(v):
         raise PackError("bad_value", "record %d: value %r is not a finite number" % (i, v))
+    if exp10:
+        v = Decimal(v).scaleb(exp10)  # exact: Decimal(float) is the float's exact value
     num, den = _STEP[quantity]
     x = float(v) * den / num
     raw = math.floor(x + 0.5) if x >= 0 else -math.floor(0.5 - x)

@@ -39,6 +39,21 @@ def test_decimal_fractions_and_both_name_forms():
     ]
 
 
+def test_pm_in_kg_per_m3_is_stored_in_ug_per_m3_exactly():
+    pack = [
+        {-2: "urn:dev:mac:%s:pm2_5" % EUI, -4: "kg/m3", -3: T0, 2: Decimal("1.23E-8")},
+        {6: 60, 2: Decimal("5E-10")},
+        {6: 120, 2: 0},
+        {-2: "urn:dev:mac:%s:" % EUI, 0: "pm10", 1: "kg/m3", 2: Decimal("2.618E-7")},
+    ]
+    assert resolve(cbor2.dumps(pack)) == [
+        (EUI, "pm2_5", T0, 12.3),
+        (EUI, "pm2_5", T0 + 60, 0.5),
+        (EUI, "pm2_5", T0 + 120, 0.0),
+        (EUI, "pm10", T0, 261.8),
+    ]
+
+
 def test_deflated_pack_and_topics():
     pack = gw_senml.reference_pack([(EUI, [(1, T0, {"pm2_5": 1.5})])])
     assert unpack("up/deflate", zlib.compress(pack)) == unpack("up", pack) == [(EUI, "pm2_5", T0, 1.5)]
@@ -55,7 +70,8 @@ def test_deflated_pack_and_topics():
         (cbor2.dumps([{-2: "urn:dev:imei:123:pm2_5", -3: T0, 2: 1}]), "bad_name"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:" % EUI.upper(), 0: "pm2_5", -3: T0, 2: 1}]), "bad_name"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:ozone" % EUI, -3: T0, 2: 1}]), "unknown_quantity"),
-        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "kg/m3", -3: T0, 2: 1}]), "bad_unit"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "g/m3", -3: T0, 2: 1}]), "bad_unit"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:laeq" % EUI, -4: "dBA", -3: T0, 2: 1}]), "bad_unit"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 2: "12"}]), "bad_value"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 2: float("nan")}]), "bad_value"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 3: "x"}]), "bad_value"),

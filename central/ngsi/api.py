@@ -47,19 +47,26 @@ def _types(params: dict[str, str]) -> list[str] | None:
     return types
 
 
+# RFC 3986 section 3.1: an entity id is a URI, so it starts with a scheme and a colon.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+")
+
+
+def _check_uri(entity_id: str) -> None:
+    if not _URI.fullmatch(entity_id):
+        raise BadRequest("entity id %r is not a URI" % entity_id)
+
+
 def _ids(params: dict[str, str]) -> list[str] | None:
     ids = query.csv_param(params, "id")
     for i in ids or ():
-        if not _ID.fullmatch(i):
-            raise BadRequest("id %r is not an entity id of this API (urn:ngsi-ld:<Type>:<dev_eui>)" % i)
+        _check_uri(i)
     return ids
 
 
-def parse_id(entity_id: str) -> tuple[str, str]:
+def ours(entity_id: str) -> tuple[str, str] | None:
+    """(type, dev_eui) of an id this API serves (urn:ngsi-ld:<Type>:<dev_eui>), else None."""
     m = _ID.fullmatch(entity_id)
-    if not m or m.group(1) not in TYPES:
-        raise BadRequest("%r is not an entity id of this API (urn:ngsi-ld:<Type>:<dev_eui>)" % entity_id)
-    return m.group(1), m.group(2)
+    return (m.group(1), m.group(2)) if m and m.group(1) in TYPES else None
 
 
 def _key_values(params: dict[str, str]) -> bool:
@@ -128,7 +135,9 @@ def _count(params: dict[str, str]) -> bool:
 
 
 def _euis(ids: list[str] | None) -> list[str] | None:
-    return None if ids is None else sorted({parse_id(i)[1] for i in ids})
+    if ids is None:
+        return None
+    return sorted({o[1] for o in map(ours, ids) if o is not None})
 
 
 def query_entities(store: Store, opts: Options, params: dict[str, str], temporal: bool = False):
@@ -156,10 +165,11 @@ def query_entities(store: Store, opts: Options, params: dict[str, str], temporal
 def retrieve_entity(store: Store, opts: Options, entity_id: str, params: dict[str, str], temporal: bool = False):
     """GET /entities/{id} and /temporal/entities/{id}."""
     _known(params, _RETRIEVE | _TEMPORAL if temporal else _RETRIEVE)
-    entity_type, eui = parse_id(entity_id)
+    _check_uri(entity_id)
     simplified, attrs = _key_values(params), _attrs(params)
     tr = query.temporal(params) if temporal else None
-    found = [e for e in _render(store, opts, [eui], tr) if e["id"] == entity_id]
+    mine = ours(entity_id)
+    found = [] if mine is None else [e for e in _render(store, opts, [mine[1]], tr) if e["id"] == entity_id]
     if not found:
         raise NotFound("no entity %s" % entity_id)
     entity = _project(found[0], attrs)

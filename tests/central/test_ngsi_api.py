@@ -129,9 +129,9 @@ def test_types(server):
     ("/ngsi-ld/v1/entities?limit=5000", "limit"),
     ("/ngsi-ld/v1/entities?q=pm25>>3", "q:"),
     ("/ngsi-ld/v1/entities?q=(pm25>3)", "parentheses"),
-    ("/ngsi-ld/v1/entities?id=urn:ngsi-ld:Device:XYZ", "not an entity id"),
+    ("/ngsi-ld/v1/entities?id=not%20a%20uri", "not a URI"),
     ("/ngsi-ld/v1/entities?type=Device&type=Device", "twice"),
-    ("/ngsi-ld/v1/entities/urn:ngsi-ld:Bogus:70b3d57ed0000001", "not an entity id"),
+    ("/ngsi-ld/v1/entities/70b3d57ed0000001", "not a URI"),
     ("/ngsi-ld/v1/temporal/entities?timerel=between&timeAt=2026-01-02T00:00:00Z&endTimeAt=2026-01-01T00:00:00Z",
      "reversed"),
     ("/ngsi-ld/v1/temporal/entities?timerel=between&timeAt=2026-01-01T00:00:00Z&endTimeAt=2026-06-01T00:00:00Z",
@@ -156,8 +156,12 @@ def test_bad_input_is_bad_request_data(server, path, words):
 
 
 def test_unknown_entity_is_not_found(server):
-    status, _, body = get(server, "/ngsi-ld/v1/entities/urn:ngsi-ld:Device:0000000000000000")
-    assert status == 404 and body["type"].endswith("ResourceNotFound")
+    for eid in ("urn:ngsi-ld:Device:0000000000000000", "urn:ngsi-ld:Streetlight:" + AIR, "urn:x:y"):
+        status, _, body = get(server, "/ngsi-ld/v1/entities/" + eid)
+        assert status == 404 and body["type"].endswith("ResourceNotFound"), eid
+    # In a query an id this API does not serve selects nothing, like an unknown type.
+    assert get(server, "/ngsi-ld/v1/entities?id=urn:ngsi-ld:Device:XYZ,urn:ngsi-ld:Device:" + AIR)[2][0]["id"] == (
+        "urn:ngsi-ld:Device:" + AIR)
 
 
 def test_token_and_loopback():

@@ -15,7 +15,7 @@ from typing import Any
 from central.ngsi.entities import Series
 
 DEVICE_COLUMNS = ("dev_eui", "gateway_id", "latitude", "longitude", "height_m", "installed", "support", "photos",
-                  "interval_s")
+                  "interval_s", "removed")
 
 
 class Store:
@@ -43,11 +43,11 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def devices(self, euis: list[str] | None = None) -> list[dict[str, Any]]:
-        """Devices in dev_eui order, all or those listed; a device removed from its gateway is left out."""
+    def devices(self, euis: list[str] | None = None, removed: bool = False) -> list[dict[str, Any]]:
+        """Devices in dev_eui order, all or those listed; those removed from their gateway only if asked."""
         sql = ("SELECT dev_eui, gateway_id, latitude, longitude, height_m, to_char(installed, 'YYYY-MM-DD'),"
-               " support, photos, interval_s FROM devices WHERE NOT removed")
-        args: list[Any] = []
+               " support, photos, interval_s, removed FROM devices WHERE (%s OR NOT removed)")
+        args: list[Any] = [removed]
         if euis is not None:
             sql += " AND dev_eui = ANY(%s)"
             args.append(euis)

@@ -36,6 +36,7 @@ SERIES = {
             "count_out": hourly(lambda h: 1)},
     WEATHER: {"temperature": hourly(lambda h: 8.0), "humidity": hourly(lambda h: 90.0)},
     NOWHERE: {"pm2_5": hourly(lambda h: 5.0)},
+    "70b3d57ed00000ff": {"pm10": hourly(lambda h: 7.0)},  # the removed device's data
 }
 
 

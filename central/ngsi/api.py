@@ -18,7 +18,8 @@ from central.ngsi.query import BadRequest
 from central.ngsi.store import Store
 
 BASE = "/ngsi-ld/v1"
-_ID = re.compile(r"urn:ngsi-ld:([A-Za-z]+):([0-9a-f]{16})")
+# urn:ngsi-ld:<Type>:<dev_eui>, and :<n> after it for a DeviceOperation (n: the change's row id).
+_ID = re.compile(r"urn:ngsi-ld:([A-Za-z]+):([0-9a-f]{16})(?::[0-9]{1,18})?")
 
 
 class NotFound(LookupError):
@@ -85,10 +86,12 @@ def _render(store: Store, opts: Options, euis: list[str] | None,
         data = store.series([d["dev_eui"] for d in devices], tr.start, tr.end, tr.last_n)
     else:
         data = store.latest([d["dev_eui"] for d in devices])
+    history = store.history([d["dev_eui"] for d in devices]) if tr is None else {}
     out = []
     for d in devices:
         out.extend(ents.device_entities(d, data.get(d["dev_eui"], {}),
                                         bicycle=d["dev_eui"] in opts.bicycle_counters, temporal=tr is not None))
+        out.extend(ents.device_operations(d["dev_eui"], history.get(d["dev_eui"], [])))
     return out
 
 

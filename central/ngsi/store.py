@@ -3,7 +3,8 @@
 The only module of the standards side that knows table and column names. It reads three tables
 of the platform schema (central/migrations, docs/platform-ingest.md): ``devices`` (installation
 metadata, measured interval), ``observations`` (device, quantity, time, value; unique on the
-first three) and ``platform_alerts``. Times leave this module as unix seconds.
+first three), ``device_metadata`` (installation history) and ``platform_alerts``. Times leave this
+module as unix seconds.
 """
 
 from __future__ import annotations
@@ -83,6 +84,19 @@ class Store:
                " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
         return _series(self._execute(sql % where, [*args, last_n]).fetchall())
+
+    def history(self, euis: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Each device's metadata changes in arrival order (the device_metadata table)."""
+        sql = ("SELECT id, dev_eui, gateway_id, extract(epoch FROM received_at)::bigint, removed, latitude,"
+               " longitude, height_m, to_char(installed, 'YYYY-MM-DD'), support, photos,"
+               " extract(epoch FROM updated_at)::bigint FROM device_metadata%s ORDER BY dev_eui, id")
+        where, args = self._where(euis, None, None)
+        keys = ("id", "dev_eui", "gateway_id", "received_at", "removed", "latitude", "longitude", "height_m",
+                "installed", "support", "photos", "updated_at")
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in self._execute(sql % where, args).fetchall():
+            out[row[1]].append(dict(zip(keys, row, strict=True)))
+        return dict(out)
 
     def last_time(self) -> int | None:
         """The latest measurement time stored, any device (None: no observation yet)."""

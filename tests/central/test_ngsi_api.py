@@ -44,6 +44,9 @@ SERIES = {
 def server():
     with pg.database() as dsn:
         pg.insert(dsn, DEVICES, SERIES)
+        pg.metadata(dsn, AIR, [{"latitude": 48.85, "longitude": 2.35, "height_m": 4.5, "at": DAY - 86400},
+                               {"latitude": 48.85, "longitude": 2.35, "height_m": 4.5, "photos": ["/p/a.jpg"],
+                                "at": DAY - 3600}])
         with pg.serving(dsn, options=Options(frozenset({NOISE}))) as srv:
             yield srv
 
@@ -75,8 +78,8 @@ def test_every_served_entity_passes_its_schema_and_expands(server):
     _, _, body = get(server, "/ngsi-ld/v1/entities?limit=1000", {"Accept": "application/ld+json"})
     types = sorted(e["type"] for e in body)
     # The device without coordinates is a Device only: AirQualityObserved requires a location.
-    assert types == ["AirQualityObserved", "Device", "Device", "Device", "Device", "NoiseLevelObserved",
-                     "TrafficFlowObserved", "WeatherObserved"]
+    assert types == ["AirQualityObserved", "Device", "Device", "Device", "Device", "DeviceOperation",
+                     "DeviceOperation", "NoiseLevelObserved", "TrafficFlowObserved", "WeatherObserved"]
     for e in body:
         assert e["@context"][-1] == models.CORE_CONTEXT
         assert models.validate(ents.key_values(e)) == [], e["id"]
@@ -116,10 +119,19 @@ def test_a_type_not_served_selects_nothing(server):
     assert (status, headers["NGSILD-Results-Count"], body) == (200, "0", [])
 
 
+def test_installation_history(server):
+    _, _, ops = get(server, "/ngsi-ld/v1/entities?type=DeviceOperation&options=keyValues")
+    assert [(o["operationType"], o["description"], o["device"]) for o in ops] == [
+        ("installation", "installed on gateway lamp-7", "urn:ngsi-ld:Device:" + AIR),
+        ("maintenance", "changed: photos", "urn:ngsi-ld:Device:" + AIR)]
+    status, _, one = get(server, "/ngsi-ld/v1/entities/" + ops[1]["id"])
+    assert status == 200 and one["startedAt"]["value"]["@value"] == ents.iso(DAY - 3600)
+
+
 def test_types(server):
     _, _, body = get(server, "/ngsi-ld/v1/types")
-    assert body["typeList"] == ["AirQualityObserved", "Device", "NoiseLevelObserved", "TrafficFlowObserved",
-                                "WeatherObserved"]
+    assert body["typeList"] == ["AirQualityObserved", "Device", "DeviceOperation", "NoiseLevelObserved",
+                                "TrafficFlowObserved", "WeatherObserved"]
 
 
 @pytest.mark.parametrize("path, words", [

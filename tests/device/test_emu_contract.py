@@ -4,10 +4,12 @@
 # documented recovery, and the sensor reads correctly again once the fault clears.
 import os
 
+from drivers.a02yyuw import A02YYUW
 from drivers.bme280 import BME280
 from drivers.counter import BeamCounter, PulseCounter
 from drivers.dnms import DNMS
-from drivers.errors import ChecksumError, NotPresent, NotReady, SensorError, SensorTimeout
+from drivers.errors import ChecksumError, InvalidValue, NotPresent, NotReady, SensorError, SensorTimeout
+from drivers.maxbotix import MaxBotix
 from drivers.pcb_db import DecibelMeter
 from drivers.pms5003 import PMS5003
 from drivers.sds011 import SDS011
@@ -16,10 +18,12 @@ from drivers.sht4x import SHT4x
 from drivers.sps30 import SPS30
 from edge import vocab
 from edge.clock import VirtualClock
+from simulator.devices.a02yyuw import A02YYUWEmulator
 from simulator.devices.base import Emulator
 from simulator.devices.bme280 import BME280Emulator
 from simulator.devices.dnms import DNMSEmulator
 from simulator.devices.i2c import VirtualI2C
+from simulator.devices.maxbotix import MaxBotixEmulator
 from simulator.devices.pcb_db import DecibelMeterEmulator
 from simulator.devices.pins import PASSAGE_IN, PASSAGE_OUT, IrqGuard, VirtualPin, walk
 from simulator.devices.pms5003 import PMS5003Emulator
@@ -72,6 +76,8 @@ SPECS = (
     ("bme280", _i2c(BME280Emulator, BME280), "i2c", _nothing, _nothing, None),
     ("dnms", _i2c(DNMSEmulator, DNMS), "i2c", _nothing, _nothing, None),
     ("pcb_db", _i2c(DecibelMeterEmulator, DecibelMeter), "i2c", _new_window, _new_window, NotReady),
+    ("a02yyuw", _uart(A02YYUWEmulator, A02YYUW), "uart", _nothing, _nothing, None),
+    ("maxbotix", _uart(MaxBotixEmulator, MaxBotix), "uart", _nothing, _nothing, None),
 )
 
 
@@ -153,6 +159,9 @@ def test_every_fault_mode_is_typed_or_recovered():
                 lo, hi, _ = emu.QUANTITIES[q]
                 emu.set(**{q: lo})  # ignored while stuck: the old value comes back
                 assert abs(drv.read()[q] - v) <= res * 1.0001, (name, mode)
+            elif mode == "no_echo":  # a ranging sensor that hears nothing: never a value
+                with raises(InvalidValue):
+                    drv.read()
             elif mode == "garbage":
                 assert abs(drv.read()[q] - v) <= res * 1.0001, (name, mode)  # resynchronised
             else:

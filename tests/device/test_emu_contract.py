@@ -5,6 +5,7 @@
 import os
 
 from drivers.a02yyuw import A02YYUW
+from drivers.bh1750 import BH1750
 from drivers.bme280 import BME280
 from drivers.counter import BeamCounter, PulseCounter
 from drivers.dnms import DNMS
@@ -16,10 +17,13 @@ from drivers.sds011 import SDS011
 from drivers.sht3x import SHT3x
 from drivers.sht4x import SHT4x
 from drivers.sps30 import SPS30
+from drivers.veml7700 import VEML7700
+from drivers.vl53l1x import VL53L1X
 from edge import vocab
 from edge.clock import VirtualClock
 from simulator.devices.a02yyuw import A02YYUWEmulator
 from simulator.devices.base import Emulator
+from simulator.devices.bh1750 import BH1750Emulator
 from simulator.devices.bme280 import BME280Emulator
 from simulator.devices.dnms import DNMSEmulator
 from simulator.devices.i2c import VirtualI2C
@@ -31,6 +35,8 @@ from simulator.devices.sds011 import SDS011Emulator
 from simulator.devices.sht3x import SHT3xEmulator
 from simulator.devices.sht4x import SHT4xEmulator
 from simulator.devices.sps30 import SPS30Emulator
+from simulator.devices.veml7700 import VEML7700Emulator
+from simulator.devices.vl53l1x import VL53L1XEmulator
 from tests.device.mptest import raises
 
 SWEEP_POINTS = 13
@@ -78,6 +84,9 @@ SPECS = (
     ("pcb_db", _i2c(DecibelMeterEmulator, DecibelMeter), "i2c", _new_window, _new_window, NotReady),
     ("a02yyuw", _uart(A02YYUWEmulator, A02YYUW), "uart", _nothing, _nothing, None),
     ("maxbotix", _uart(MaxBotixEmulator, MaxBotix), "uart", _nothing, _nothing, None),
+    ("vl53l1x", _i2c(VL53L1XEmulator, VL53L1X), "i2c", _nothing, _nothing, None),
+    ("veml7700", _i2c(VEML7700Emulator, VEML7700), "i2c", _nothing, _nothing, None),
+    ("bh1750", _i2c(BH1750Emulator, BH1750), "i2c", _nothing, _nothing, None),
 )
 
 

@@ -9,7 +9,8 @@ from drivers.bh1750 import BH1750
 from drivers.bme280 import BME280
 from drivers.counter import BeamCounter, PulseCounter
 from drivers.dnms import DNMS
-from drivers.errors import ChecksumError, InvalidValue, NotPresent, NotReady, SensorError, SensorTimeout
+from drivers.errors import ChecksumError, InvalidValue, NoFix, NotPresent, NotReady, SensorError, SensorTimeout
+from drivers.gnss import GNSS
 from drivers.maxbotix import MaxBotix
 from drivers.pcb_db import DecibelMeter
 from drivers.pms5003 import PMS5003
@@ -26,6 +27,7 @@ from simulator.devices.base import Emulator
 from simulator.devices.bh1750 import BH1750Emulator
 from simulator.devices.bme280 import BME280Emulator
 from simulator.devices.dnms import DNMSEmulator
+from simulator.devices.gnss import GNSSEmulator
 from simulator.devices.i2c import VirtualI2C
 from simulator.devices.maxbotix import MaxBotixEmulator
 from simulator.devices.pcb_db import DecibelMeterEmulator
@@ -87,6 +89,7 @@ SPECS = (
     ("vl53l1x", _i2c(VL53L1XEmulator, VL53L1X), "i2c", _nothing, _nothing, None),
     ("veml7700", _i2c(VEML7700Emulator, VEML7700), "i2c", _nothing, _nothing, None),
     ("bh1750", _i2c(BH1750Emulator, BH1750), "i2c", _nothing, _nothing, None),
+    ("gnss", _uart(GNSSEmulator, GNSS), "uart", _nothing, _nothing, None),
 )
 
 
@@ -170,6 +173,9 @@ def test_every_fault_mode_is_typed_or_recovered():
                 assert abs(drv.read()[q] - v) <= res * 1.0001, (name, mode)
             elif mode == "no_echo":  # a ranging sensor that hears nothing: never a value
                 with raises(InvalidValue):
+                    drv.read()
+            elif mode == "no_fix":  # a receiver without a fix: never a (stale) position
+                with raises(NoFix):
                     drv.read()
             elif mode == "garbage":
                 assert abs(drv.read()[q] - v) <= res * 1.0001, (name, mode)  # resynchronised

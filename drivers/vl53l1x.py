@@ -71,9 +71,11 @@ class VL53L1X:
         self._mode = mode
         self.timing_budget_ms = timing_budget_ms
         self._tx = bytearray(6)
-        self._tx_mv = memoryview(self._tx)
+        tx = memoryview(self._tx)
+        self._tx_views = (None, None, tx[:2], tx[:3], tx[:4], None, tx)  # by length, made once
         self._rx = bytearray(_RESULT_LEN)
-        self._rx_mv = memoryview(self._rx)
+        rx = memoryview(self._rx)
+        self._rx_views = {1: rx[:1], 2: rx[:2], _RESULT_LEN: rx}
         self._ready = False  # configured
         self._ranging = False
         self.status = None  # raw range status of the last read
@@ -86,7 +88,7 @@ class VL53L1X:
         tx[1] = reg & 0xFF
         for i in range(size):
             tx[2 + i] = (value >> (8 * (size - 1 - i))) & 0xFF
-        self._send(self._tx_mv[: 2 + size])
+        self._send(self._tx_views[2 + size])
 
     def _send(self, buf):
         try:
@@ -100,8 +102,8 @@ class VL53L1X:
         tx[0] = reg >> 8
         tx[1] = reg & 0xFF
         try:
-            self._i2c.writeto(self._address, self._tx_mv[:2], False)
-            self._i2c.readfrom_into(self._address, self._rx_mv[:n])
+            self._i2c.writeto(self._address, self._tx_views[2], False)
+            self._i2c.readfrom_into(self._address, self._rx_views[n])
         except OSError as e:
             raise bus_error(e, "VL53L1X") from None
         rx = self._rx

@@ -142,7 +142,6 @@ def _write_password(path: Path, password: str) -> None:
 
 
 def interactive_init(args: argparse.Namespace) -> int:
-    from cli.gateway_agent import write_config
     from gateway import config
     from gateway.forward import probe
     from gateway.forward.settings import SettingsError
@@ -183,8 +182,7 @@ def interactive_init(args: argparse.Namespace) -> int:
         if password:
             pw_path = path.resolve().with_name(path.stem + ".mqtt-password")
             _set(answers, "mqtt", "password_file", str(pw_path))
-        text = config.render(answers)
-        config.from_dict(_loads(text), path.resolve())  # never write a file the agent would refuse
+        text = config.checked_render(answers, path.resolve())  # never write a file the agent would refuse
         if not _yes("Write %s?" % path, True):
             print("nothing written")
             return EXIT_OK
@@ -197,12 +195,6 @@ def interactive_init(args: argparse.Namespace) -> int:
     if password:
         _write_password(pw_path, password)
         print("wrote %s (mode 0600)" % pw_path)
-    write_config(path, text)
+    config.write(path, text)
     print("wrote %s" % path)
     return EXIT_OK
-
-
-def _loads(text: str) -> dict[str, Any]:
-    import tomllib
-
-    return tomllib.loads(text)

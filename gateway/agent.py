@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -24,6 +25,7 @@ from gateway.downlinks import Scheduler
 from gateway.gaps import Backfill
 from gateway.ingest import Ingest
 from gateway.metrics import METRICS_FILE, Metrics
+from gateway.ratelog import RateLimitedLog
 from gateway.registry import Registry, check_private
 from gateway.store.buffer import ReadingBuffer
 from gateway.store.recover import open_buffer
@@ -77,6 +79,8 @@ class Agent:
             self.ingest.on_rxpk,
             self._on_tx_ack,
             cfg.udp.receive_buffer_kb * 1024,
+            cfg.udp.gateways,
+            cfg.udp.rxpk_time_window_s,
         )
         self.services: list[Service] = []
         self._took_commands = False  # operator downlinks left in the registry are taken at start too
@@ -86,6 +90,7 @@ class Agent:
         for service in build_services(cfg, self.buffer, self.metrics):
             self.add_service(service)
         self._stop = threading.Event()
+        self._ratelog = RateLimitedLog(log)
 
     @property
     def data_dir(self) -> Path:
@@ -138,12 +143,22 @@ class Agent:
                 if server.fileno() in ready:
                     server.pump()
                 now = time.monotonic()
-                ingest.poll(now)
+                self._supervised("ingest", ingest.poll, now)
                 if now >= next_housekeeping:
                     next_housekeeping = now + HOUSEKEEPING_S
-                    self._housekeeping()
+                    self._supervised("housekeeping", self._housekeeping)
         finally:
             self._shutdown()
+
+    def _supervised(self, what: str, fn: Callable[..., None], *args: object) -> None:
+        """Run one step of the loop; an exception (a bug) is counted in internal_errors and logged,
+        and the loop goes on: no packet, MAC command, metric or file write may end it."""
+        try:
+            fn(*args)
+        except Exception as e:
+            self.metrics.inc("internal_errors")
+            if self._ratelog.warn("internal_error." + what, "%s: %s" % (type(e).__name__, e)):
+                log.exception("%s step failed; the agent goes on", what)
 
     def _drain_wake(self) -> None:
         try:
@@ -163,7 +178,7 @@ class Agent:
         except Exception as e:  # a locked or damaged registry must not stop ingest
             log.warning("registry refresh failed: %s", e)
         self.metrics.set("concentrators", self.server.status())
-        self.metrics.save()
+        self.metrics.save()  # a full disk skips it (counted), never raises
 
     def _shutdown(self) -> None:
         # The open group commit first, while the forwarder and health still run: its readings are

@@ -8,6 +8,11 @@ only, items only, or both; the writer commits the counters first, then the buffe
 transaction each, batch after batch in order, and reports each batch back; only then does the ingest thread count it as
 received. At most `depth` batches wait or run, so a slow disk slows the ingest thread down
 instead of growing memory.
+
+Only a StoreError (the disk, not the data) fails a whole batch. Any other exception while
+building or encoding an item (BadRecord, or a bug such as a value the codec cannot pack) makes
+the writer commit the batch item by item: the item that raises is refused alone and the others
+are stored, so one bad record can never block every later commit.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.registry import CounterRow, Registry
-from gateway.store.codec import BadRecord
+from gateway.store.errors import StoreError
 from gateway.store.records import Reading, Uplink
 
 # (build the Uplink record, on the commit thread; its readings; its stage token or None)
@@ -99,21 +104,23 @@ class Committer:
             self._wake()
 
     def _store(self, job: Job) -> None:
-        items = [(make(), readings) for make, readings, _ in job.items]
         tokens = [token for _, _, token in job.items]
         try:
+            items = [(make(), readings) for make, readings, _ in job.items]
             self.buffer.commit_uplinks(items, tokens)
             job.kept = list(range(len(job.items)))
             return
-        except BadRecord:
+        except StoreError:
+            raise
+        except Exception:  # some item cannot be stored: find it below
             pass
-        # One invalid item must not block the others: commit each on its own.
-        for i, item in enumerate(items):
+        for i, (make, readings, token) in enumerate(job.items):
             try:
-                self.buffer.commit_uplinks([item], [tokens[i]])
-            except BadRecord as e:
-                job.refused.append((i, str(e)))
-                token = tokens[i]
+                self.buffer.commit_uplinks([(make(), readings)], [token])
+            except StoreError:
+                raise
+            except Exception as e:
+                job.refused.append((i, "%s: %s" % (type(e).__name__, e)))
                 if token is not None:
                     self.buffer.discard(token)
                 continue

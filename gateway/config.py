@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -19,6 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from gateway.local.spec import DRIVERS as LOCAL_DRIVERS
+from gateway.local.spec import check_sensors
+from gateway.udp.server import TIME_WINDOW_S
 
 
 class ConfigError(ValueError):
@@ -96,10 +101,26 @@ class GatewaySection:
     id: str = _req("name of this gateway, used in MQTT topics ({root}/{id}/up)", _gateway_id)
 
 
+def _eui_list(v: Any) -> str | None:
+    if isinstance(v, (list, tuple)) and all(isinstance(e, str) and re.fullmatch("[0-9a-fA-F]{16}", e) for e in v):
+        return None
+    return 'must be a list of gateway EUIs of 16 hex digits, e.g. ["aa555a0000000101"]'
+
+
 @dataclass(frozen=True)
 class UdpSection:
     bind: str = _key("127.0.0.1:1700", "address the packet forwarder sends to (keep it on loopback)", _host_port)
     receive_buffer_kb: int = _key(4096, "kernel receive buffer asked for the UDP socket, KiB", _range(64, 262144))
+    gateways: tuple[str, ...] = _key(
+        (), "gateway EUIs whose datagrams are taken (empty: any); others count as malformed.unknown_gateway", _eui_list
+    )
+    # A concentrator without GPS may report a clock years off; its rxpk.time is then no time at all.
+    rxpk_time_window_s: float = _key(
+        TIME_WINDOW_S,
+        "an rxpk.time further than this from the agent's clock is replaced by the agent's clock, s "
+        "(0: trust every rxpk.time, for a simulated concentrator on virtual time)",
+        _range(0.0, 1e9),
+    )
 
 
 @dataclass(frozen=True)
@@ -235,9 +256,9 @@ class LocalSensorsSection:
     enabled: bool = _key(False, "read sensors attached to the gateway itself")
     sensors: list = _key(
         (),
-        "sensors as [[local_sensors.sensors]] tables: name, driver (sht4x sht3x bme280 sps30 sds011 pms5003), "
-        "dev_eui, interval_s, i2c_bus/address or port/baudrate",
-        lambda v: __import__("gateway.local.service", fromlist=["check_sensors"]).check_sensors(v),
+        "sensors as [[local_sensors.sensors]] tables: name, driver (%s), "
+        "dev_eui, interval_s, i2c_bus/address or port/baudrate" % " ".join(LOCAL_DRIVERS),
+        check_sensors,
     )
 
 
@@ -380,3 +401,19 @@ def render(overrides: dict[str, dict[str, Any]]) -> str:
             else:
                 lines.append("# %s = %s" % (f.name, _toml_value(f.default)))
     return "\n".join(lines) + "\n"
+
+
+def checked_render(overrides: dict[str, dict[str, Any]], path: Path | None = None) -> str:
+    """render(), refused with ConfigError when the agent would refuse the file it makes."""
+    text = render(overrides)
+    from_dict(tomllib.loads(text), path)
+    return text
+
+
+def write(path: Path, text: str) -> None:
+    """Replace the config file atomically, mode 0640 (secrets live in their own 0600 files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)

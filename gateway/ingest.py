@@ -316,7 +316,7 @@ class Ingest:
         join_nonce, dev_addr = reserved
         nwk, app = lorawan.derive_session_keys(dev.app_key, join_nonce, self.net_id, req.dev_nonce)
         session = self.registry.activate(dev_eui, dev_addr, nwk, app)
-        rx2_dr = 12 - int(self.cfg.lorawan.rx2_datr[2:].split("BW")[0])
+        rx2_dr = lora.eu868_dr_of(*lora.parse_datr(self.cfg.lorawan.rx2_datr))
         phy = lorawan.build_join_accept(
             dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s
         )
@@ -462,17 +462,25 @@ class Ingest:
         self.metrics.save()
 
     def _after_commit(self, batch: list[Pending], now: float) -> None:
-        sched = self.scheduler
         for p in batch:
-            if p.readings:
-                self.backfill.on_stored(p.session.dev_eui, [r.seq for r in p.readings])
-            if p.mac_commands:
-                sf = p.rx.sf
-                answers = mac.answers(
-                    p.mac_commands, snr_db=p.rx.snr, sf=sf, gateway_count=len(p.gateways), unix_time=p.received_at
+            try:
+                self._answer(p, now)
+            except Exception as e:  # a bug in one uplink's answer must not cost the others theirs
+                self.metrics.inc("internal_errors")
+                self._ratelog.warn(
+                    "internal_error.answer", "device %s: %s: %s" % (p.session.dev_eui, type(e).__name__, e)
                 )
-                sched.add_mac(p.session.dev_eui, answers)
-            sched.on_uplink(p.session, p.context, p.frame.confirmed, now)
+
+    def _answer(self, p: Pending, now: float) -> None:
+        """Gaps, MAC answers and the downlink of one safe uplink."""
+        if p.readings:
+            self.backfill.on_stored(p.session.dev_eui, [r.seq for r in p.readings])
+        if p.mac_commands:
+            answers = mac.answers(
+                p.mac_commands, snr_db=p.rx.snr, sf=p.rx.sf, gateway_count=len(p.gateways), unix_time=p.received_at
+            )
+            self.scheduler.add_mac(p.session.dev_eui, answers)
+        self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now)
 
     def _backfill_content(self, dev_eui: str, limit: int, now: float) -> tuple[int, bytes] | None:
         commands = self.backfill.commands(dev_eui, now)

@@ -2,22 +2,30 @@
 can read them (and so they survive a restart: the agent loads the file when it starts).
 
 One `Metrics` object per agent, passed to whoever counts (no global). Thread-safe: part 2's
-forwarder thread counts into the same object. `save()` writes the file atomically (temp file +
-rename), so a reader never sees half a file; the agent calls it after every group commit (at most
-every `min_interval_s`) and at shutdown. A counter read from the file is a lower bound of what the
-agent counted: it may lag by one save interval, never lead.
+forwarder thread counts into the same object. `save()` writes the file atomically (temp file,
+fsync, rename, fsync of the directory), so neither a reader nor a power cut leaves half a file; the
+agent calls it after every group commit (at most every `min_interval_s`) and at shutdown. A write
+that fails (a full disk) is skipped and counted in metrics_writes_skipped; the next one tries
+again. A counter read from the file is a lower bound of what the agent counted: it may lag by one
+save interval, never lead. A damaged file (empty, garbage) reads as no file: the agent starts from
+zero counters and says so in the log. Non-finite numbers are written as null (JSON has no NaN).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("gateway.metrics")
+
 METRICS_FILE = "metrics.json"
+MAX_DEPTH = 8  # gauges deeper than this are written as null (they are summaries, never raw input)
 
 # Counters `edge gateway status` always shows, even at 0. Part 1 (ingest) and part 2 (forwarder).
 STATUS_COUNTERS = (
@@ -43,7 +51,9 @@ class Metrics:
         self._saved_at = 0.0
         self.started_at = time.time()
         if path is not None and path.exists():
-            self._counters.update(read(path).get("counters", {}))
+            counters = read(path).get("counters", {})
+            if isinstance(counters, dict):
+                self._counters.update((k, v) for k, v in counters.items() if type(v) is int and v >= 0)
 
     def inc(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -81,16 +91,64 @@ class Metrics:
         if not force and now - self._saved_at < self._min_interval:
             return False
         self._saved_at = now
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.snapshot(), sort_keys=True))
-        os.replace(tmp, self.path)
+        text = json.dumps(finite(self.snapshot()), sort_keys=True, allow_nan=False)
+        try:
+            write_atomic(self.path, text.encode())
+        except OSError as e:  # a full or read-only disk: the agent keeps receiving, the file waits
+            self.inc("metrics_writes_skipped")
+            with self._lock:
+                self._gauges["metrics_write_error"] = e.strerror or str(e)
+            return False
+        with self._lock:
+            self._gauges.pop("metrics_write_error", None)
         return True
 
 
-def read(path: Path) -> dict[str, Any]:
-    """The last saved snapshot ({} when the agent never ran)."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace path with data so that a reader or a power cut sees the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
     try:
-        data = json.loads(path.read_text())
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.remove(tmp)  # a half-written temp file holds space the disk needs back
+        except OSError:
+            pass
+        raise
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself
+    finally:
+        os.close(fd)
+
+
+def finite(value: Any, depth: int = 0) -> Any:
+    """value with NaN and infinities as None, and anything nested deeper than MAX_DEPTH as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v, depth + 1) for v in value]
+    return value
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The last saved snapshot ({} when the agent never ran, or the file is damaged: logged)."""
+    try:
+        data = json.loads(path.read_bytes(), parse_constant=lambda name: None)
     except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError, RecursionError) as e:
+        log.warning("%s is damaged or unreadable (%s): counters start from zero", path, str(e)[:80])
+        return {}
+    if not isinstance(data, dict):
+        log.warning("%s holds no counters object: counters start from zero", path)
+        return {}
+    return data

@@ -103,6 +103,8 @@ class AgentProcess:
         extra["mqtt"] = {**mqtt, **extra["mqtt"]}
         # Group commit within the runner's RX hold, so class-A downlinks leave before the virtual window.
         extra["ingest"] = {"commit_deadline_ms": 2, **extra.get("ingest", {})}
+        # The virtual concentrator stamps rxpk.time with the virtual clock, far from the agent's own.
+        extra["udp"] = {"rxpk_time_window_s": 0.0, **extra.get("udp", {})}
         # The runner reads the agent's status file to see its buffer empty: keep it fresh.
         extra["storage"] = {"metrics_interval_s": 0.5, **extra.get("storage", {})}
         merge_config(self.config, extra)

@@ -86,7 +86,7 @@ def encode_uplink(u: Uplink) -> bytes:
             u.freq_hz,
             len(datr),
         )
-    except (ValueError, struct.error, UnicodeEncodeError) as e:
+    except (ValueError, OverflowError, struct.error, UnicodeEncodeError) as e:  # rssi 1e39 overflows float32
         raise BadRecord("uplink of %s cannot be stored: %s" % (u.dev_eui, e)) from None
     return head + datr + bytes(u.phy)
 

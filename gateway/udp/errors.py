@@ -45,3 +45,9 @@ class BadBase64(DatagramError):
     """The data field is not valid base64, or its length disagrees with size."""
 
     kind = "bad_base64"
+
+
+class UnknownGateway(DatagramError):
+    """A gateway EUI outside `[udp] gateways`, or a TX_ACK from an address its PULL_DATA did not use."""
+
+    kind = "unknown_gateway"

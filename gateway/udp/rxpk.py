@@ -8,17 +8,21 @@ for LoRa), codr, rssi (dBm), lsnr (dB), size (bytes), data (base64 PHYPayload), 
 from __future__ import annotations
 
 import binascii
-import re
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from edge import lora
 from gateway.udp.errors import BadBase64, BadField
 
 MAX_PHY = 255
-
-# Semtech packet forwarder PROTOCOL.TXT: "SF7BW125" .. "SF12BW500" (SX1302 adds SF5, SF6)
-_LORA_DATR = re.compile(r"\ASF(5|6|7|8|9|10|11|12)BW(125|250|500)\Z")
+# Physical bounds of the numbers a packet forwarder reports; anything outside is a bad_field rxpk.
+# SX1302 datasheet: sensitivity about -141 dBm at SF12, at most +10 dBm at the input; SNR down to
+# -20 dB at SF12 (demodulation floor), well under +30 dB above the noise.
+RSSI_DBM = (-200.0, 30.0)
+LSNR_DB = (-50.0, 50.0)
+FREQ_MHZ = (100.0, 3000.0)  # sub-GHz and 2.4 GHz LoRa concentrators
 
 
 @dataclass(frozen=True)
@@ -38,20 +42,36 @@ class RxPacket:
     @property
     def bw_hz(self) -> int:
         """Bandwidth from datr ("SF9BW125" -> 125000), 0 when not LoRa."""
-        m = _LORA_DATR.match(self.datr)
-        return int(m.group(2)) * 1000 if m else 0
+        return _lora_datr(self.datr)[1]
 
     @property
     def sf(self) -> int:
         """Spreading factor from datr ("SF9BW125" -> 9), 0 when not LoRa."""
-        m = _LORA_DATR.match(self.datr)
-        return int(m.group(1)) if m else 0
+        return _lora_datr(self.datr)[0]
 
 
-def _num(obj: dict[str, Any], key: str, default: float | None = None) -> float:
+def _lora_datr(datr: str) -> tuple[int, int]:
+    """(SF, bandwidth Hz) of a LoRa datr, (0, 0) when it is none (FSK)."""
+    try:
+        return lora.parse_datr(datr)
+    except lora.RadioError:
+        return 0, 0
+
+
+def _num(obj: dict[str, Any], key: str, default: float | None, bounds: tuple[float, float]) -> float:
+    """A finite number within bounds (NaN, Infinity and 1e39 are valid JSON to Python, not here)."""
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadField("rxpk.%s must be a number" % key)
+    if not (math.isfinite(value) and bounds[0] <= value <= bounds[1]):
+        raise BadField("rxpk.%s %.6g out of range %g..%g" % (key, value, bounds[0], bounds[1]))
+    return value
+
+
+def _int(obj: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+    value = obj.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise BadField("rxpk.%s must be an integer %d..%d" % (key, lo, hi))
     return value
 
 
@@ -87,32 +107,28 @@ def parse_rxpk(obj: Any) -> RxPacket:
         raise BadBase64("rxpk.size %r but data holds %d bytes" % (size, len(phy)))
     if len(phy) > MAX_PHY:
         raise BadField("rxpk of %d bytes exceeds %d" % (len(phy), MAX_PHY))
-    tmst = _num(obj, "tmst", 0)
-    if not isinstance(tmst, int) or not 0 <= tmst <= 0xFFFFFFFF:
-        raise BadField("rxpk.tmst must be an unsigned 32-bit integer")
-    freq = _num(obj, "freq")
-    if not 100.0 <= freq <= 3000.0:
-        raise BadField("rxpk.freq %r MHz out of range" % freq)
-    stat = _num(obj, "stat", 1)
+    tmst = _int(obj, "tmst", 0, 0, 0xFFFFFFFF)
+    freq = _num(obj, "freq", None, FREQ_MHZ)
+    stat = _int(obj, "stat", 1, -1, 1)  # CRC status: 1 OK, -1 failed, 0 no CRC
     datr = obj.get("datr", "")
     if not isinstance(datr, (str, int)):
         raise BadField("rxpk.datr must be a string (LoRa) or a number (FSK)")
     modu = obj.get("modu", "LORA")
     codr = obj.get("codr", "")
-    rfch = obj.get("rfch", 0)
-    if not isinstance(modu, str) or not isinstance(codr, str) or not isinstance(rfch, int):
-        raise BadField("rxpk.modu/codr must be strings, rfch an integer")
-    if modu == "LORA" and not _LORA_DATR.match(str(datr)):
+    rfch = _int(obj, "rfch", 0, 0, 255)
+    if not isinstance(modu, str) or not isinstance(codr, str):
+        raise BadField("rxpk.modu/codr must be strings")
+    if modu == "LORA" and _lora_datr(str(datr)) == (0, 0):
         raise BadField("rxpk.datr %r is not a LoRa data rate (SF5..SF12 with BW125, BW250 or BW500)" % datr)
     return RxPacket(
         tmst=tmst,
         freq_hz=int(round(freq * 1e6)),
-        crc_status=int(stat),
+        crc_status=stat,
         modulation=modu,
         datr=str(datr),
         codr=codr,
-        rssi=float(_num(obj, "rssi", 0)),
-        snr=float(_num(obj, "lsnr", 0)),
+        rssi=float(_num(obj, "rssi", 0, RSSI_DBM)),
+        snr=float(_num(obj, "lsnr", 0, LSNR_DB)),
         phy=phy,
         rfch=rfch,
         time_unix=_utc_time(obj.get("time")),

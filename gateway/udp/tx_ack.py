@@ -9,14 +9,20 @@ GPS_UNLOCKED. Some forwarders send "warn" instead of "error" for accepted downli
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from gateway.udp import jsonbody
 from gateway.udp.errors import BadField, BadJSON
 from gateway.udp.header import EUI_LEN, HEADER_LEN, Header, gateway_eui
 
 _BODY = HEADER_LEN + EUI_LEN
 OK = "NONE"
+# The errors PROTOCOL.TXT names; any other string is reported as OTHER, so what a peer writes there
+# never becomes a counter or log key of its own.
+ERRORS = frozenset({OK, "TOO_LATE", "TOO_EARLY", "COLLISION_PACKET", "COLLISION_BEACON", "TX_FREQ", "TX_POWER",
+                    "GPS_UNLOCKED"})  # fmt: skip
+OTHER = "OTHER"
+MAX_JSON = 1024  # {"txpk_ack":{"error":"COLLISION_BEACON"}} is 40 bytes
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,7 @@ def parse_tx_ack(data: bytes, header: Header) -> TxAck:
     body = data[_BODY:].rstrip(b"\x00")
     if not body:
         return TxAck(header, eui, OK)
-    try:
-        obj = json.loads(body)
-    except (ValueError, RecursionError) as e:
-        raise BadJSON("TX_ACK JSON: %s" % str(e)[:80]) from None
+    obj = jsonbody.loads(body, "TX_ACK", MAX_JSON)
     if not isinstance(obj, dict):
         raise BadJSON("TX_ACK JSON is not an object")
     ack = obj.get("txpk_ack", {})
@@ -47,4 +50,4 @@ def parse_tx_ack(data: bytes, header: Header) -> TxAck:
     error = ack.get("error", OK)
     if not isinstance(error, str):
         raise BadField("txpk_ack.error must be a string")
-    return TxAck(header, eui, error)
+    return TxAck(header, eui, error if error in ERRORS else OTHER)

@@ -115,6 +115,7 @@ def test_no_route_without_pull_data(srv):
      (b'{"txpk_ack":{"warn":"TX_POWER"}}', "NONE"), (b"\x00", "NONE")],
 )  # fmt: skip
 def test_tx_ack_is_parsed_and_not_answered(srv, fwd, body, error):
+    fwd.pull()  # TX_ACK is taken only from the address of the concentrator's PULL_DATA
     fwd.send(b"\x02\x55\x66\x05" + bytes.fromhex(EUI) + body)
     assert srv.wait("tx_ack", 1) == 1
     assert fwd.nothing(0.2)

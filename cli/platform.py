@@ -28,7 +28,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     import tomllib
 
     from central import config
-    from cli.gateway_agent import write_config
+    from gateway.config import write as write_config
 
     path = Path(args.config)
     if path.exists() and not args.force:

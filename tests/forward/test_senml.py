@@ -7,6 +7,7 @@ import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from central.senml import unpack
 from edge import vocab
 from gateway.forward import senml
 
@@ -106,3 +107,16 @@ def test_fast_encoder_gives_the_bytes_of_canonical_cbor2(groups):
 
     groups = [(dev, scaled(rs)) for dev, rs in groups]
     assert senml.encode_pack(groups) == senml.reference_pack(groups)
+
+
+def test_use_case_quantities_travel_with_their_rfc_8428_units():
+    # a mobile van (position of its fix), a river gauge and a container with a light sensor
+    r = [(7, 1763800000, {"pm2_5": 14.2, "latitude": 43.61092, "longitude": -1.55421, "distance": 2.412,
+                          "water_level": -0.588, "fill_level": 72.5, "illuminance": 18.4})]  # fmt: skip
+    got = {n.rsplit(":", 1)[1]: (v, u) for n, _, v, u in senml.resolve(senml.encode_pack([(DEV, r)]))}
+    assert got["latitude"] == (Decimal("43.61092"), "lat") and got["longitude"] == (Decimal("-1.55421"), "lon")
+    assert got["water_level"] == (Decimal("-0.588"), "m") and got["fill_level"] == (72.5, "%")
+    assert got["illuminance"] == (Decimal("18.4"), "lx") and got["distance"] == (Decimal("2.412"), "m")
+    # the platform side reads them back in the vocabulary's units
+    back = {q: v for _, q, _, v in unpack("up", senml.encode_pack([(DEV, r)]))}
+    assert back["latitude"] == 43.61092 and back["water_level"] == -0.588 and back["illuminance"] == 18.4

@@ -19,7 +19,7 @@ from micropython import const
 
 from edge import downlink, lora
 from firmware import uplink
-from firmware.aggregate import Aggregator
+from firmware.aggregate import POSITION, Aggregator
 from firmware.datalog import Datalog
 from firmware.modem import LoRaE5, ModemError
 from firmware.sensors import build_all
@@ -33,6 +33,7 @@ _WDT_MS = const(8000)  # below the RP2040's 8.3 s maximum; ESP32 allows more
 _JOIN_REQUEST_LEN = const(23)
 _DEEP_SLEEP_MIN_MS = const(60000)
 _EARLIEST_TIME = const(1577836800)  # 2020-01-01: a time sync before it is a broken gateway clock
+_CLOCK_SLACK_S = const(2)  # a GNSS fix's UTC further than this from the clock sets it
 _ORDER = ("wake", "noise", "sample", "end")  # of events due in the same second
 
 
@@ -281,6 +282,15 @@ class Node:
                 values = s.read()
                 if values:
                     self.agg.add(values)
+                    fix_time = getattr(s.driver, "time", None)  # a GNSS fix's UTC: the node's clock
+                    if (
+                        isinstance(fix_time, int)
+                        and fix_time >= _EARLIEST_TIME
+                        and abs(fix_time - self.clock.time()) > _CLOCK_SLACK_S
+                    ):
+                        self.hal.set_time(fix_time)
+                elif "latitude" in s.quantities:
+                    self.agg.forget(POSITION)  # no fix now: no position, never an earlier one
 
     # ---- radio ----
 

@@ -5,6 +5,7 @@ import json
 
 from drivers.registry import CHIPS
 from edge import vocab
+from firmware import derived
 
 # The one place for the node's defaults.
 DEFAULTS = {
@@ -159,6 +160,7 @@ class Config:
                     problems.append("%s.calibration.%s must be [gain > 0, offset]" % (where, q))
                 else:
                     spec["calibration"][q] = (float(g[0]), float(g[1]))
+            spec["derived"] = derived.parse(problems, where, s, CHIPS[s["type"]][3])
             out.append(spec)
         return out
 

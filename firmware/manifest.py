@@ -25,6 +25,7 @@ FIRMWARE = (
     "firmware/datalog.py",
     "firmware/config.py",
     "firmware/aggregate.py",
+    "firmware/derived.py",
     "firmware/sensors.py",
     "firmware/uplink.py",
     "firmware/modem.py",

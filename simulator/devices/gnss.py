@@ -38,6 +38,10 @@ class GNSSEmulator(UARTEmulator):
         self.has_fix = True
         self.satellites = 9
         self.hdop = 0.9
+        # UTC is the satellites', counted from construction: setting the host's clock (a node dating
+        # itself from the fix) does not move it
+        self._utc0 = int(self.clock.time())
+        self._run_ms = 0
         self._last = self.now()
         self._since = 0
 
@@ -49,9 +53,13 @@ class GNSSEmulator(UARTEmulator):
             s ^= 0x5A
         return ("$%s*%02X\r\n" % (body, s)).encode()
 
+    def utc(self):
+        """Unix seconds the satellites give now."""
+        return self._utc0 + self._run_ms // 1000
+
     def epoch(self):
         """The RMC and GGA bytes of the current second."""
-        t = int(self.clock.time())
+        t = self.utc()
         y, mo, d = _civil(t // 86400)
         sec = t % 86400
         hms = "%02d%02d%02d.00" % (sec // 3600, sec // 60 % 60, sec % 60)
@@ -87,6 +95,7 @@ class GNSSEmulator(UARTEmulator):
         if elapsed <= 0:
             return
         self._last = self.clock.ticks_add(self._last, elapsed)
+        self._run_ms += elapsed
         self._since += elapsed
         n = self._since // _PERIOD_MS
         self._since -= n * _PERIOD_MS

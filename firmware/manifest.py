@@ -26,6 +26,7 @@ FIRMWARE = (
     "firmware/config.py",
     "firmware/aggregate.py",
     "firmware/derived.py",
+    "firmware/events.py",
     "firmware/sensors.py",
     "firmware/uplink.py",
     "firmware/modem.py",

@@ -28,7 +28,7 @@ CHIPS = {
 }
 
 # Modules every driver may share (errors, transfers, timing); on a board with any sensor.
-SHARED = ("drivers.errors", "drivers.sensirion", "drivers.warmup", "drivers.uart_frames")
+SHARED = ("drivers.errors", "drivers.sensirion", "drivers.warmup", "drivers.uart_frames", "drivers.ranging")
 
 
 def bus(chip):

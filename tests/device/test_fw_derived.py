@@ -57,10 +57,16 @@ def test_median_of_echoes_rejects_birds_and_needs_a_majority():
     assert derived.robust_distance([2.0, 2.3, 0.4, 1.1, 0.7], 5, 0.05) is None  # no majority agrees
 
 
-def _node(sensors, attach):
+def _node(sensors, attach, **extra):
+    """A bench node with only these sensors; extra: more config keys (events, lorawan.dr)."""
     from firmware.app import Node
 
-    cfg = _config(sensors)
+    data = config_data(sensors)
+    dr = extra.pop("dr", None)
+    if dr is not None:
+        data["lorawan"]["dr"] = dr
+    data.update(extra)
+    cfg = Config(data, load_board("esp32-devkitc", "hw"))
     clock = VirtualClock(unix_start=START)
     hal = BenchHAL(clock, cfg.board)
     hal.uarts["modem"] = BenchModem(clock)
@@ -118,17 +124,7 @@ def _gauge(events, dr=0):
 
     water = {"sensor_m": 14.5, "datum_m": 11.5}
     sensors = [{"type": "maxbotix", "uart": "pm", "echoes": 3, "water": water}]
-    from firmware.app import Node
-
-    data = config_data(sensors)
-    data["events"] = events
-    data["lorawan"]["dr"] = dr
-    cfg = Config(data, load_board("esp32-devkitc", "hw"))
-    clock = VirtualClock(unix_start=START)
-    hal = BenchHAL(clock, cfg.board)
-    hal.uarts["modem"] = BenchModem(clock)
-    emu = attach(hal, clock)
-    return Node(hal, cfg, tmpdir("node")), hal, emu
+    return _node(sensors, attach, events=events, dr=dr)
 
 
 def test_event_rules_are_checked():

@@ -265,6 +265,12 @@ class AlertsSection:
     pm_humidity_limit: float = _key(80.0, "PM measured above this relative humidity is flagged, %RH", _range(0, 100))
     disk_full_fraction: float = _key(0.9, "disk nearly full: buffer at this share of its quota or disk", _range(0.1, 1))
     backhaul_down_s: int = _key(600, "alert when the broker was unreachable this long, s", _range(1, 10**7))
+    flood_level_m: float = _key(
+        2.0, "flood_level while a device's water_level is above this, m above its datum", _range(-30, 30)
+    )
+    container_full_pct: float = _key(
+        90.0, "container_full while a device's fill_level is above this, %", _range(0, 100)
+    )
 
 
 @dataclass(frozen=True)

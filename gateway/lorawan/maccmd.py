@@ -185,3 +185,35 @@ def fit_fopts(pending: list[bytes], already: bytes = b"") -> tuple[bytes, list[b
         else:
             rest.append(cmd)
     return fopts, rest
+
+
+# CID -> (name, payload length) for commands sent by the network (downlink direction), LoRaWAN 1.0.x §5.
+DOWNLINK_COMMANDS = {
+    0x02: ("LinkCheckAns", 2),
+    0x03: ("LinkADRReq", 4),
+    0x04: ("DutyCycleReq", 1),
+    0x05: ("RXParamSetupReq", 4),
+    0x06: ("DevStatusReq", 0),
+    0x07: ("NewChannelReq", 5),
+    0x08: ("RXTimingSetupReq", 1),
+    0x09: ("TxParamSetupReq", 1),
+    0x0A: ("DlChannelReq", 4),
+    0x0D: ("DeviceTimeAns", 5),
+}
+
+
+def parse_downlink_commands(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
+    """Split a downlink's FOpts / FPort-0 payload into (CID, payload) pairs, as an end device does.
+
+    Returns the commands and the count of bytes left unparsed: an unknown CID or a truncated command
+    ends the walk (its length is unknown, so nothing after it can be trusted), LoRaWAN 1.0.4 §5.
+    """
+    out: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        spec = DOWNLINK_COMMANDS.get(data[pos])
+        if spec is None or pos + 1 + spec[1] > len(data):
+            return out, len(data) - pos
+        out.append((data[pos], bytes(data[pos + 1 : pos + 1 + spec[1]])))
+        pos += 1 + spec[1]
+    return out, 0

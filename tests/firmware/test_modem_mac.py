@@ -88,3 +88,24 @@ def test_adr_ack_back_off_without_downlinks():
     net.devices[EUI].queue.append(b"\x01")
     drv.send(b"\x00", 1)
     assert emu.mac.adr_ack_cnt == 0
+
+
+def test_node_follows_the_networks_data_rate(tmp_path):
+    from tests.firmware.nodekit import LORAWAN, Kit, config
+
+    k = Kit(tmp_path, cfg=config(lorawan={**LORAWAN, "dr": 0}))
+    k.node.run_interval()
+    k.node.run_interval()
+    assert k.node.dr == 0 and k.modem.adr  # AT+ADR=ON by default
+    sf12_ms = k.modem.tx_log[-1][2]
+    k.dev.mac_queue.append(maccmd.build_link_adr_req(maccmd.LinkADRReq(dr=5, tx_power=0, ch_mask=7)))
+    k.node.run_interval()
+    k.node.run_interval()
+    assert k.node.dr == 5 and k.node.counters["dr_changes"] == 1
+    assert k.dev.fopts_up[-1] == bytes.fromhex("0307")
+    # the same frame now takes SF7's airtime, and the node's bookkeeping charges what was sent
+    sf7_ms = k.modem.tx_log[-1][2]
+    assert sf7_ms * 15 < sf12_ms
+    # (less the 2 bytes of LinkADRAns the modem added in FOpts, which the node never sees: a few ms;
+    # the modem's own duty-cycle limiter counts them)
+    assert 0 <= sum(a for _, _, a in k.modem.tx_log) - k.node.airtime.used_ms < 20

@@ -61,6 +61,14 @@ def eu868_dr(dr):
     return sf, bw, EU868_MAX_PAYLOAD[dr]
 
 
+def eu868_dr_of(sf, bw_hz=125000):
+    """The EU868 data-rate index of (SF, bandwidth); RadioError when the region has none."""
+    for dr in range(len(EU868_DR)):
+        if EU868_DR[dr] == (sf, bw_hz):
+            return dr
+    raise RadioError("EU868 has no data rate SF%d at %d kHz" % (sf, bw_hz // 1000))
+
+
 def eu868_subband(freq_hz):
     """Index into EU868_SUBBANDS of the sub-band holding freq_hz."""
     for i in range(len(EU868_SUBBANDS)):

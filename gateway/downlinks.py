@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from edge import lora
 from gateway import lorawan
 from gateway.config import LorawanSection
+from gateway.lorawan import maccmd
 from gateway.metrics import Metrics
 from gateway.registry import Registry, Session
 from gateway.udp.pull_resp import TxPacket
@@ -113,6 +114,7 @@ class _InFlight:
 class DeviceQueue:
     app: deque[tuple[int, bytes]] = field(default_factory=deque)  # (fport, plain payload)
     mac: bytes = b""  # MAC answers for the next downlink's FOpts
+    requests: list[bytes] = field(default_factory=list)  # the network's own MAC requests, after the answers
 
 
 SendFn = Callable[[str, TxPacket], "bytes | None"]  # (gateway EUI, txpk) -> token, None if no route
@@ -146,6 +148,13 @@ class Scheduler:
         if answers:
             q = self.queues.setdefault(dev_eui, DeviceQueue())
             q.mac = (q.mac + answers)[: lorawan.frames.MAX_FOPTS]
+
+    def set_requests(self, dev_eui: str, requests: list[bytes]) -> None:
+        """The network's MAC requests (gateway/netmac.py) for the next downlink, replacing older ones;
+        whole commands ride in FOpts after the answers as long as FOpts stays within 15 bytes."""
+        q = self.queues.get(dev_eui)
+        if requests or q is not None:
+            self.queues.setdefault(dev_eui, DeviceQueue()).requests = list(requests)
 
     # ---- the RX windows of an uplink ------------------------------------------------------------
 
@@ -198,19 +207,23 @@ class Scheduler:
             self.metrics.inc("downlinks_rx2")
         return True
 
-    def on_uplink(self, session: Session, ctx_of: Callable[[], RxContext], confirmed: bool, now: float) -> bool:
+    def on_uplink(
+        self, session: Session, ctx_of: Callable[[], RxContext], confirmed: bool, now: float, answer: bool = False
+    ) -> bool:
         """Send what is queued for this device (and an ACK for a confirmed uplink) in its RX windows.
-        ctx_of builds the uplink's RxContext, only when there is something to send."""
+        ctx_of builds the uplink's RxContext, only when there is something to send. answer: the uplink
+        asked for a downlink (ADRACKReq), so one goes even with nothing to carry."""
         q = self.queues.get(session.dev_eui)
-        fopts = q.mac if q else b""
+        fopts = maccmd.fit_fopts(q.requests, q.mac)[0] if q else b""
         has_app = bool(q and q.app)
-        if not has_app and not fopts and not confirmed:
+        confirmed_or_asked = confirmed or answer
+        if not has_app and not fopts and not confirmed_or_asked:
             if self.content is None or self.content_due is None or not self.content_due(session.dev_eui, now):
                 return False
         ctx = ctx_of()
         # Cheap feasibility check with the smallest frame before building anything.
         if self._window(ctx, self.cfg.rx1_delay_s, _MIN_DOWN + len(fopts), now) is None:
-            if has_app or fopts or confirmed:
+            if has_app or fopts or confirmed_or_asked:
                 self.metrics.inc("downlinks_deferred")
             return False
         try:
@@ -222,7 +235,7 @@ class Scheduler:
             item = q.app[0]
         elif self.content is not None:
             item = self.content(session.dev_eui, limit, now)
-        if item is None and not fopts and not confirmed:
+        if item is None and not fopts and not confirmed_or_asked:
             return False
         fcnt = session.fcnt_down_next
         phy = lorawan.build_data_frame(
@@ -247,6 +260,7 @@ class Scheduler:
             return False
         if q:
             q.mac = b""
+            q.requests = []
             if item is not None and q.app and q.app[0] is item:
                 q.app.popleft()
         return True

@@ -74,8 +74,8 @@ class AdrState:
     tx_power: int = 0
     snr: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     asked: tuple[int, int] | None = None  # (dr, tx_power) sent, LinkADRAns not yet seen
-    max_dr: int = maccmd.ADR_MAX_DR  # lowered below a data rate the device refused
-    max_tx_power: int = maccmd.EU868_MAX_TX_POWER  # lowered below a TXPower index it refused
+    max_dr: int = maccmd.ADR_MAX_DR  # held at the device's data rate once it refused one
+    max_tx_power: int = maccmd.EU868_MAX_TX_POWER  # held at its TXPower once it refused one
     asks: int = 0
     rejects: int = 0
 
@@ -99,7 +99,7 @@ class AdrState:
 
     def answered(self, ans: maccmd.LinkADRAns) -> None:
         """Apply a LinkADRAns to the request in flight. A device applies all or nothing (LoRaWAN
-        1.0.x §5.3); each refused part caps what is asked from now on, so it is not re-sent blindly."""
+        1.0.x §5.3); a refused part is never asked again in this session, so it is not re-sent blindly."""
         if self.asked is None:
             return
         dr, tx_power = self.asked
@@ -108,10 +108,11 @@ class AdrState:
             self.dr, self.tx_power = dr, tx_power
             return
         self.rejects += 1
-        if not ans.power_ack and tx_power != self.tx_power:
-            self.max_tx_power = min(self.max_tx_power, max(self.tx_power, tx_power - 1))
-        if not ans.dr_ack and dr != self.dr:
-            self.max_dr = min(self.max_dr, max(self.dr, dr - 1))
+        # what was refused stays where the device is; the rest may still be asked on its own
+        if not ans.power_ack:
+            self.max_tx_power = self.tx_power
+        if not ans.dr_ack:
+            self.max_dr = self.dr
         if not ans.ch_mask_ack:  # the channel plan itself is refused: stop asking
             self.max_dr, self.max_tx_power = self.dr, self.tx_power
 

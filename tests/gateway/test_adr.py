@@ -119,21 +119,29 @@ def test_adr_uses_best_of_last_20():
 
 
 def test_adr_refused_power_not_asked_again():
-    st = adr.AdrState(dr=5)
-    st.observe(5, 17.5)  # 17.5 + 7.5 - 10 = 15 dB -> nstep 5 -> TXPower 5
+    st = adr.AdrState(dr=0)
+    st.observe(0, 20.0)  # 20 + 20 - 10 = 30 dB -> nstep 10 -> DR5 and TXPower 5
     req = st.decide()
-    assert req is not None and req.tx_power == 5
+    assert req is not None and (req.dr, req.tx_power) == (5, 5)
     st.answered(maccmd.LinkADRAns(power_ack=False, dr_ack=True, ch_mask_ack=True))
-    assert (st.dr, st.tx_power, st.rejects) == (5, 0, 1)
-    st.observe(5, 17.5)
+    assert (st.dr, st.tx_power, st.rejects) == (0, 0, 1)  # nothing applied
+    st.observe(0, 20.0)
     again = st.decide()
-    assert again is not None and again.tx_power == 4  # below the refused index, never 5 again
-    st.answered(maccmd.LinkADRAns(power_ack=False, dr_ack=True, ch_mask_ack=True))
-    # refusals walk the cap down; a device refusing every power change is left at its own
-    for _ in range(5):
-        if st.decide() is not None:
-            st.answered(maccmd.LinkADRAns(power_ack=False, dr_ack=True, ch_mask_ack=True))
-    assert st.decide() is None and st.tx_power == 0
+    assert again is not None and (again.dr, again.tx_power) == (5, 0)  # the data rate alone
+    st.answered(maccmd.LinkADRAns(True, True, True))
+    for _ in range(20):
+        st.observe(5, 25.0)
+        assert st.decide() is None  # the power is never asked again
+
+
+def test_adr_refused_data_rate_keeps_the_device_where_it_is():
+    st = adr.AdrState(dr=2)
+    st.observe(2, 0.0)  # 0 + 15 - 10 = 5 dB -> nstep 1 -> DR3
+    st.decide()
+    st.answered(maccmd.LinkADRAns(power_ack=True, dr_ack=False, ch_mask_ack=True))
+    st.observe(2, 0.0)
+    req = st.decide()  # the step goes to power instead; the refused data rate is not asked again
+    assert req is not None and (req.dr, req.tx_power) == (2, 1) and st.max_dr == 2
 
 
 def test_adr_accept_applies_and_dr_not_lowered_by_command():

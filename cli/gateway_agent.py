@@ -26,7 +26,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         return _fail("%s exists; pass --force to overwrite it" % path)
     if args.interactive or (args.gateway_id is None and sys.stdin.isatty()):
-        from cli.gateway_wizard import interactive_init  # asks an installer, then calls write_config
+        from cli.gateway_wizard import interactive_init  # asks an installer, then writes the config
 
         return interactive_init(args)
     if args.gateway_id is None:
@@ -38,29 +38,13 @@ def cmd_init(args: argparse.Namespace) -> int:
         overrides["mqtt"] = {"url": args.mqtt_url}
     if args.data_dir:
         overrides["storage"] = {"data_dir": args.data_dir}
-    text = config.render(overrides)
     try:
-        config.from_dict(_loads(text))  # never write a file the agent would refuse
+        text = config.checked_render(overrides)  # never write a file the agent would refuse
     except config.ConfigError as e:
         return _fail(str(e))
-    write_config(path, text)
+    config.write(path, text)
     print("wrote %s" % path)
     return EXIT_OK
-
-
-def write_config(path: Path, text: str) -> None:
-    """Replace the config file atomically, mode 0640 (secrets live in their own 0600 files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)
-
-
-def _loads(text: str) -> dict[str, object]:
-    import tomllib
-
-    return tomllib.loads(text)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -82,29 +82,21 @@ class Publisher:
     def __init__(self, settings: Any, timeout: float) -> None:
         import ssl
 
-        import paho.mqtt.client as mqtt
-
+        from gateway.forward.client import connect, new_client
         from gateway.inventory import PublishError
 
         self._timeout = timeout
         self._qos = settings.qos
         self._topic = settings.topic
-        v5 = settings.protocol == "5"
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="%s-inventory" % settings.client_id,
-                        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)  # fmt: skip
-        if settings.username:
-            c.username_pw_set(settings.username, settings.password or None)
         self._connack: list[Any] = []
         self._acks: dict[int, Any] = {}
-        c.on_connect = lambda cl, u, f, rc, p: self._connack.append(rc)
-        c.on_publish = lambda cl, u, mid, rc, p: self._acks.__setitem__(mid, rc)
-        self._client = c
+        options = settings.mqtt_options("-inventory")
         where = "%s:%d" % (settings.host, settings.port)
         try:
-            if settings.tls:
-                c.tls_set(ca_certs=settings.ca_file or None, certfile=settings.cert_file or None,
-                          keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)  # fmt: skip
-            c.connect(settings.host, settings.port, keepalive=30)
+            c = self._client = new_client(options)
+            c.on_connect = lambda cl, u, f, rc, p: self._connack.append(rc)
+            c.on_publish = lambda cl, u, mid, rc, p: self._acks.__setitem__(mid, rc)
+            connect(c, options)
         except (OSError, ssl.SSLError, ValueError) as e:
             raise PublishError("cannot connect to the broker %s: %s" % (where, e)) from None
         if not self._wait(lambda: bool(self._connack)):

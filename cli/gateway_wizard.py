@@ -4,7 +4,7 @@ Each answer is checked at once by the config module's own validation (`config.fr
 answers so far; TLS and password files by `gateway.forward.settings.from_config`), so a rule lives
 in one place. The broker can be tested with `edge gateway check`'s probe before anything is
 written. The file is the same commented TOML as the non-interactive path (`config.render`, written
-by `cli.gateway_agent.write_config`). The password is read without echo and written to its own
+by `gateway.config.write`). The password is read without echo and written to its own
 file, mode 0600, next to the config; it is never printed. Not a command module (no GROUP):
 `cli.gateway_agent.cmd_init` calls `interactive_init`.
 """
@@ -142,7 +142,6 @@ def _write_password(path: Path, password: str) -> None:
 
 
 def interactive_init(args: argparse.Namespace) -> int:
-    from cli.gateway_agent import write_config
     from gateway import config
     from gateway.forward import probe
     from gateway.forward.settings import SettingsError
@@ -183,8 +182,7 @@ def interactive_init(args: argparse.Namespace) -> int:
         if password:
             pw_path = path.resolve().with_name(path.stem + ".mqtt-password")
             _set(answers, "mqtt", "password_file", str(pw_path))
-        text = config.render(answers)
-        config.from_dict(_loads(text), path.resolve())  # never write a file the agent would refuse
+        text = config.checked_render(answers, path.resolve())  # never write a file the agent would refuse
         if not _yes("Write %s?" % path, True):
             print("nothing written")
             return EXIT_OK
@@ -197,12 +195,6 @@ def interactive_init(args: argparse.Namespace) -> int:
     if password:
         _write_password(pw_path, password)
         print("wrote %s (mode 0600)" % pw_path)
-    write_config(path, text)
+    config.write(path, text)
     print("wrote %s" % path)
     return EXIT_OK
-
-
-def _loads(text: str) -> dict[str, Any]:
-    import tomllib
-
-    return tomllib.loads(text)

@@ -1,4 +1,5 @@
-# LoRa radio facts shared by the node's uplink policy, the planner and the simulator.
+# LoRa radio facts shared by the node's uplink policy, the gateway (packet forwarder, downlinks,
+# joins), the planner and the simulator: time on air, data-rate strings, EU868 tables.
 from micropython import const
 
 # LoRaWAN 1.0.x PHYPayload overhead around FRMPayload without FOpts:
@@ -61,12 +62,37 @@ def eu868_dr(dr):
     return sf, bw, EU868_MAX_PAYLOAD[dr]
 
 
+# Data-rate strings of the Semtech packet forwarder (PROTOCOL.TXT): "SF7BW125" .. "SF12BW500";
+# the SX1302 adds SF5 and SF6. Exact text only: no leading zeros, spaces or other bandwidths.
+_SF_TEXT = ("5", "6", "7", "8", "9", "10", "11", "12")
+_BW_TEXT = ("125", "250", "500")
+
+
+def parse_datr(datr):
+    """(SF, bandwidth Hz) of a LoRa data-rate string ("SF9BW125" -> (9, 125000)); RadioError otherwise."""
+    if isinstance(datr, str) and datr.startswith("SF"):
+        i = datr.find("BW")
+        if i > 2 and datr[2:i] in _SF_TEXT and datr[i + 2 :] in _BW_TEXT:
+            return int(datr[2:i]), int(datr[i + 2 :]) * 1000
+    raise RadioError("not a LoRa data rate: %r (SF5..SF12 with BW125, BW250 or BW500)" % (datr,))
+
+
+def format_datr(sf, bw_hz):
+    """The packet forwarder's string of a LoRa data rate: (9, 125000) -> "SF9BW125"."""
+    return "SF%dBW%d" % (sf, bw_hz // 1000)
+
+
 def eu868_dr_of(sf, bw_hz=125000):
     """The EU868 data-rate index of (SF, bandwidth); RadioError when the region has none."""
     for dr in range(len(EU868_DR)):
         if EU868_DR[dr] == (sf, bw_hz):
             return dr
     raise RadioError("EU868 has no data rate SF%d at %d kHz" % (sf, bw_hz // 1000))
+
+
+def eu868_max_payload(datr):
+    """The largest FRMPayload (no FOpts) at an EU868 data-rate string; RadioError otherwise."""
+    return EU868_MAX_PAYLOAD[eu868_dr_of(*parse_datr(datr))]
 
 
 def eu868_subband(freq_hz):

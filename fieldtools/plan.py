@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 
+from drivers import registry
 from edge import lora, payload
 from fieldtools import parts
 
@@ -50,10 +51,10 @@ def airtime_ms(phy_bytes: int, sf: int, bw_khz: int, cr: int = 1, preamble: int 
 
 def sf_to_dr(sf: int) -> int:
     """The EU868 data rate of a spreading factor at 125 kHz."""
-    for dr in range(len(lora.EU868_DR)):
-        if lora.EU868_DR[dr] == (sf, 125000):
-            return dr
-    raise PlanError("EU868 has no 125 kHz data rate at SF%d: use SF7..SF12" % sf)
+    try:
+        return lora.eu868_dr_of(sf, 125000)
+    except lora.RadioError:
+        raise PlanError("EU868 has no 125 kHz data rate at SF%d: use SF7..SF12" % sf) from None
 
 
 def board(name: str) -> dict:
@@ -72,14 +73,9 @@ def node_defaults() -> dict:
     return dict(import_module("firmware.config").DEFAULTS)
 
 
-def sensor_types() -> dict:
-    return dict(import_module("firmware.config").SENSOR_TYPES)
-
-
 def warmup_s(sensor: str) -> float:
     """The driver's own WARMUP_MS, in seconds (0 when the driver has none)."""
-    module, cls, _, _ = sensor_types()[sensor]
-    return getattr(getattr(import_module(module), cls), "WARMUP_MS", 0) / 1000.0
+    return getattr(registry.driver_class(sensor), "WARMUP_MS", 0) / 1000.0
 
 
 @dataclass
@@ -103,10 +99,9 @@ class Deployment:
         out.uplink_interval_s = self.uplink_interval_s or out.interval_s
         out.dr = d["dr"] if self.dr is None else self.dr
         out.budget_bytes = self.budget_bytes or board(self.board)["datalog_budget_bytes"]
-        known = sensor_types()
         for s in self.sensors:
-            if s not in known:
-                raise PlanError("unknown sensor %r (known: %s)" % (s, ", ".join(sorted(known))))
+            if s not in registry.CHIPS:
+                raise PlanError("unknown sensor %r (known: %s)" % (s, ", ".join(sorted(registry.CHIPS))))
         if self.nodes < 1:
             raise PlanError("--nodes must be at least 1")
         if out.interval_s < 1 or out.uplink_interval_s % out.interval_s:
@@ -117,8 +112,7 @@ class Deployment:
 
 
 def quantities(sensors: tuple[str, ...]) -> list[str]:
-    types = sensor_types()
-    names = {q for s in sensors for q in types[s][3]}
+    names = {q for s in sensors for q in registry.quantities(s)}
     return [q for q in TYPICAL if q in names]
 
 

@@ -3,6 +3,7 @@
 # safely (main.py) instead of crash-looping. Board wiring comes from hw/boards/<board>.json.
 import json
 
+from drivers.registry import CHIPS
 from edge import vocab
 
 # The one place for the node's defaults.
@@ -28,20 +29,6 @@ NETWORK_FAIR_USE_S = {"private": 0, "ttn": 30}
 
 MIN_INTERVAL_S = 10
 MAX_INTERVAL_S = 86400
-
-# sensor type -> (module, class, bus kind, quantities it yields)
-SENSOR_TYPES = {
-    "sds011": ("drivers.sds011", "SDS011", "uart", ("pm2_5", "pm10")),
-    "pms5003": ("drivers.pms5003", "PMS5003", "uart", ("pm1", "pm2_5", "pm10")),
-    "sps30": ("drivers.sps30", "SPS30", "i2c", ("pm1", "pm2_5", "pm4", "pm10")),
-    "sht3x": ("drivers.sht3x", "SHT3x", "i2c", ("temperature", "humidity")),
-    "sht4x": ("drivers.sht4x", "SHT4x", "i2c", ("temperature", "humidity")),
-    "bme280": ("drivers.bme280", "BME280", "i2c", ("temperature", "humidity", "pressure")),
-    "dnms": ("drivers.dnms", "DNMS", "i2c", ("laeq", "lamin", "lamax")),
-    "pcb_db": ("drivers.pcb_db", "DecibelMeter", "i2c", ("laeq", "lamin", "lamax")),
-    "pulse_counter": ("drivers.counter", "PulseCounter", "pin", ("count_in",)),
-    "beam_counter": ("drivers.counter", "BeamCounter", "pins", ("count_in", "count_out")),
-}
 
 
 class ConfigError(ValueError):
@@ -125,11 +112,11 @@ class Config:
         for i in range(len(sensors)):
             s = sensors[i]
             where = "sensors[%d]" % i
-            if not isinstance(s, dict) or s.get("type") not in SENSOR_TYPES:
+            if not isinstance(s, dict) or s.get("type") not in CHIPS:
                 t = s.get("type") if isinstance(s, dict) else None
-                problems.append("%s.type %r is not one of %s" % (where, t, ", ".join(sorted(SENSOR_TYPES))))
+                problems.append("%s.type %r is not one of %s" % (where, t, ", ".join(sorted(CHIPS))))
                 continue
-            kind = SENSOR_TYPES[s["type"]][2]
+            kind = CHIPS[s["type"]][2]
             spec = {"type": s["type"], "calibration": {}}
             if kind == "uart":
                 port = s.get("uart", "pm")

@@ -1,6 +1,7 @@
 # Device manifest: exactly the modules that go on a board, in the spirit of MicroPython's manifest.py.
 # Paths are relative to the repository root. Host tools read this file (`edge flash`, the tests);
 # it is not copied to a board itself. Host-only code (firmware/host/) is never listed.
+from drivers import registry
 
 CORE = (
     "edge/__init__.py",
@@ -12,22 +13,10 @@ CORE = (
     "edge/clock.py",
 )
 
-# One module per sensor chip; a board carries the drivers of every sensor it may have attached.
-DRIVERS = (
-    "drivers/__init__.py",
-    "drivers/errors.py",
-    "drivers/sensirion.py",
-    "drivers/warmup.py",
-    "drivers/uart_frames.py",
-    "drivers/sht4x.py",
-    "drivers/sht3x.py",
-    "drivers/bme280.py",
-    "drivers/sds011.py",
-    "drivers/pms5003.py",
-    "drivers/sps30.py",
-    "drivers/dnms.py",
-    "drivers/pcb_db.py",
-    "drivers/counter.py",
+# One module per sensor chip, as the chip registry names them; a board carries the drivers of
+# every sensor it may have attached, and the registry itself (firmware.config reads it).
+DRIVERS = ("drivers/__init__.py", "drivers/registry.py") + tuple(
+    m.replace(".", "/") + ".py" for m in registry.modules()
 )
 
 # The node application.

@@ -1,8 +1,9 @@
-# The attached sensors: each config entry (firmware.config) becomes a Sensor around its driver.
+# The attached sensors: each config entry (firmware.config) becomes a Sensor around the driver the
+# chip registry (drivers/registry.py) names.
 # Drivers follow docs/drivers.md: read() -> vocabulary dict, sleep(), wake(), WARMUP_MS, typed
 # errors (SensorError). A driver that cannot be built (absent chip) is retried at the next cycle;
 # a failing read counts a fault and the reading goes on without that sensor's quantities.
-from firmware.config import SENSOR_TYPES
+from drivers.registry import CHIPS, driver_class
 
 _NOISE = ("laeq",)
 _COUNTS = ("count_in", "count_out")
@@ -12,11 +13,10 @@ class Sensor:
     def __init__(self, spec, hal, clock):
         self.spec = spec
         self.type = spec["type"]
-        module, cls, kind, quantities = SENSOR_TYPES[self.type]
+        module, _, kind, quantities = CHIPS[self.type]
         self.quantities = quantities
         self.kind = "noise" if quantities[0] in _NOISE else "count" if quantities[0] in _COUNTS else "sample"
         self._module = module
-        self._cls = cls
         self._bus_kind = kind
         self._hal = hal
         self._clock = clock
@@ -30,7 +30,7 @@ class Sensor:
 
     def _class(self):
         try:
-            return getattr(__import__(self._module, None, None, [self._cls]), self._cls)
+            return driver_class(self.type)
         except (ImportError, AttributeError):
             return None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from gateway.local.spec import DRIVERS as LOCAL_DRIVERS
+from gateway.local.spec import check_sensors
 from gateway.udp.server import TIME_WINDOW_S
 
 
@@ -259,9 +262,9 @@ class LocalSensorsSection:
     enabled: bool = _key(False, "read sensors attached to the gateway itself")
     sensors: list = _key(
         (),
-        "sensors as [[local_sensors.sensors]] tables: name, driver (sht4x sht3x bme280 sps30 sds011 pms5003), "
-        "dev_eui, interval_s, i2c_bus/address or port/baudrate",
-        lambda v: __import__("gateway.local.service", fromlist=["check_sensors"]).check_sensors(v),
+        "sensors as [[local_sensors.sensors]] tables: name, driver (%s), "
+        "dev_eui, interval_s, i2c_bus/address or port/baudrate" % " ".join(LOCAL_DRIVERS),
+        check_sensors,
     )
 
 
@@ -404,3 +407,19 @@ def render(overrides: dict[str, dict[str, Any]]) -> str:
             else:
                 lines.append("# %s = %s" % (f.name, _toml_value(f.default)))
     return "\n".join(lines) + "\n"
+
+
+def checked_render(overrides: dict[str, dict[str, Any]], path: Path | None = None) -> str:
+    """render(), refused with ConfigError when the agent would refuse the file it makes."""
+    text = render(overrides)
+    from_dict(tomllib.loads(text), path)
+    return text
+
+
+def write(path: Path, text: str) -> None:
+    """Replace the config file atomically, mode 0640 (secrets live in their own 0600 files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)

@@ -48,24 +48,6 @@ class RxContext:
     received_mono: float  # time.monotonic() when the datagram arrived
 
 
-def parse_datr(datr: str) -> tuple[int, int]:
-    """("SF9BW125") -> (9, 125000); RadioError when it is not a LoRa data rate."""
-    if not datr.startswith("SF") or "BW" not in datr:
-        raise lora.RadioError("not a LoRa data rate: %r" % datr)
-    sf, bw = datr[2:].split("BW", 1)
-    if not (sf.isascii() and sf.isdigit() and bw.isascii() and bw.isdigit()):
-        raise lora.RadioError("not a LoRa data rate: %r" % datr)
-    return int(sf), int(bw) * 1000
-
-
-def eu868_max_payload(datr: str) -> int:
-    sf, bw = parse_datr(datr)
-    for dr, pair in enumerate(lora.EU868_DR):
-        if pair == (sf, bw):
-            return lora.EU868_MAX_PAYLOAD[dr]
-    raise lora.RadioError("data rate %s is not in EU868" % datr)
-
-
 class DutyCycle:
     """Airtime a gateway spent per EU868 sub-band over a sliding window."""
 
@@ -178,7 +160,7 @@ class Scheduler:
             if now > ctx.received_mono + at_s - margin:
                 continue  # too late for this window
             try:
-                sf, bw = parse_datr(tx.datr)
+                sf, bw = lora.parse_datr(tx.datr)
                 airtime = lora.time_on_air_us(phy_len, sf, bw) / _US
             except lora.RadioError:
                 continue
@@ -227,7 +209,7 @@ class Scheduler:
                 self.metrics.inc("downlinks_deferred")
             return False
         try:
-            limit = min(eu868_max_payload(ctx.datr), eu868_max_payload(self.cfg.rx2_datr)) - len(fopts)
+            limit = min(lora.eu868_max_payload(ctx.datr), lora.eu868_max_payload(self.cfg.rx2_datr)) - len(fopts)
         except lora.RadioError:
             return False
         item: tuple[int, bytes] | None = None
@@ -279,7 +261,7 @@ class Scheduler:
         margin = self.cfg.downlink_margin_ms / 1000.0
         if now > ctx.received_mono + inflight.rx2_at_s - margin:
             return
-        sf, bw = parse_datr(self.cfg.rx2_datr)
+        sf, bw = lora.parse_datr(self.cfg.rx2_datr)
         airtime = lora.time_on_air_us(len(inflight.phy), sf, bw) / _US
         if not self.duty.allows(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, now):
             return

@@ -318,7 +318,7 @@ class Ingest:
         join_nonce, dev_addr = reserved
         nwk, app = lorawan.derive_session_keys(dev.app_key, join_nonce, self.net_id, req.dev_nonce)
         session = self.registry.activate(dev_eui, dev_addr, nwk, app)
-        rx2_dr = 12 - int(self.cfg.lorawan.rx2_datr[2:].split("BW")[0])
+        rx2_dr = lora.eu868_dr_of(*lora.parse_datr(self.cfg.lorawan.rx2_datr))
         cflist = maccmd.build_cflist() if self.cfg.lorawan.cflist else None
         phy = lorawan.build_join_accept(
             dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s, cflist

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.sqlite import connect, transaction
+
 INVENTORY_FILE = "inventory.sqlite"
 # Mountings lower than this invite vandalism (the smart-city programmes' installation guidance).
 MIN_SAFE_HEIGHT_M = 3.5
@@ -195,9 +197,7 @@ class Inventory:
         path = data_dir / INVENTORY_FILE
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn = connect(path, ["journal_mode=WAL"])
         conn.executescript(_SCHEMA)
         return cls(conn, path)
 
@@ -322,9 +322,8 @@ class Inventory:
             (eui, at, author, fname, _json(old), _json(new)),
         )
 
-    def _tx(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return _Tx(self._db)  # type: ignore[return-value]
+    def _tx(self) -> transaction:
+        return transaction(self._db)
 
 
 # ---- publishing -------------------------------------------------------------------------------
@@ -390,16 +389,3 @@ def sync(
         inv.mark_published(eui, digest)
         published.append(eui)
     return SyncReport(published, cleared)
-
-
-class _Tx:
-    """Commit on success, roll back on any exception (the connection runs in autocommit mode)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.lorawan.crypto import check_key
+from gateway.sqlite import connect, transaction
 
 REGISTRY_FILE = "registry.sqlite"
 # FCntDown is saved as a reservation (next + this) so downlinks rarely need their own disk write;
@@ -158,12 +159,9 @@ class Registry:
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         check_private(path)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # a new file gets small pages: a counter-log commit then writes ~0.5 KiB frames, not 4 KiB ones
-        conn.execute("PRAGMA page_size=%d" % PAGE_SIZE)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")  # a counter once accepted survives a power cut
-        conn.execute("PRAGMA busy_timeout=5000")
+        # a new file gets small pages: a counter-log commit then writes ~0.5 KiB frames, not 4 KiB ones;
+        # synchronous=FULL: a counter once accepted survives a power cut
+        conn = connect(path, ["page_size=%d" % PAGE_SIZE, "journal_mode=WAL", "synchronous=FULL"])
         conn.executescript(_SCHEMA)
         return cls(conn, path)
 
@@ -439,25 +437,5 @@ class Registry:
             if not lst:
                 self._by_addr.pop(s.dev_addr, None)
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self._lock.release()
+    def _tx(self) -> transaction:
+        return transaction(self._db, self._lock)

@@ -25,7 +25,6 @@ import base64
 import binascii
 import json
 import random
-import re
 import select
 import socket
 import struct
@@ -41,7 +40,15 @@ PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_RESP, PULL_ACK, TX_ACK = 0, 1, 2, 3, 4, 5
 _TMST_MOD = 1 << 32
 TX_MAX_ADVANCE_US = 10_000_000  # a txpk further ahead than this is refused TOO_EARLY
 TX_POWER_MAX_DBM = 27
-_DATR = re.compile(r"^SF(7|8|9|10|11|12)BW(125|250|500)$")
+MIN_SF = 7  # the radio model's SX1301-class concentrator: SF7..SF12 (no SF5/SF6 of the SX1302)
+
+
+def _sf(datr: object) -> int:
+    """The spreading factor of a LoRa datr, 0 when it is none."""
+    try:
+        return lora.parse_datr(datr)[0]
+    except lora.RadioError:
+        return 0
 
 
 class ProtocolError(ValueError):
@@ -102,7 +109,7 @@ def parse_txpk(body: bytes) -> dict:
     txpk = obj.get("txpk") if isinstance(obj, dict) else None
     if not isinstance(txpk, dict):
         raise ProtocolError("bad_txpk", "no txpk object")
-    if txpk.get("modu") != "LORA" or not isinstance(txpk.get("datr"), str) or not _DATR.match(txpk["datr"]):
+    if txpk.get("modu") != "LORA" or _sf(txpk.get("datr")) < MIN_SF:
         raise ProtocolError("bad_txpk", "modu must be LORA and datr like SF9BW125")
     if not isinstance(txpk.get("freq"), int | float) or not isinstance(txpk.get("data"), str):
         raise ProtocolError("bad_txpk", "freq (MHz) and data (base64) are required")
@@ -186,7 +193,7 @@ class Concentrator:
                 "rfch": 0,
                 "stat": 1,
                 "modu": "LORA",
-                "datr": "SF%dBW125" % sf,
+                "datr": lora.format_datr(sf, 125000),
                 "codr": "4/5",
                 "rssi": int(round(rssi)),
                 "lsnr": round(snr, 1),
@@ -310,7 +317,7 @@ class Concentrator:
             return "TX_FREQ"
         if txpk.get("powe", 14) > TX_POWER_MAX_DBM:
             return "TX_POWER"
-        sf = int(_DATR.match(txpk["datr"]).group(1))  # type: ignore[union-attr]
+        sf = _sf(txpk["datr"])
         now = self._now_us()
         if txpk.get("imme"):
             at, immediate = now, True

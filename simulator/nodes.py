@@ -1,4 +1,4 @@
-"""Virtual nodes: the real firmware (firmware.app.Node) on the firmware issue's virtual HAL.
+"""Virtual nodes: the real firmware (firmware.app.Node) on the virtual HAL of simulator/node_hal.py.
 
 Per node: a VirtualHAL on the run's shared VirtualClock (its NodeClock never runs behind the shared
 time), the driver emulators of simulator/devices/ on its I2C bus and UART, its counter pins, and
@@ -20,7 +20,6 @@ a step (reboot command, watchdog, deep sleep) boots a new Node as main.py would.
 from __future__ import annotations
 
 import heapq
-import importlib
 import json
 import random
 from collections.abc import Callable
@@ -29,40 +28,24 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from drivers import registry
 from edge import payload, vocab
 from edge.clock import VirtualClock
 from firmware.app import Node as FirmwareApp
 from firmware.config import Config, load_board
 from gateway import lorawan
+from simulator.devices import emulator_class
 from simulator.devices.pins import PASSAGE_IN, PASSAGE_OUT
 from simulator.environment import World
 from simulator.modem.e5 import LoRaE5Emulator
 from simulator.node_hal import NodeReset, VirtualHAL
+from simulator.scenario import FAULT_MODE, Scenario
 from simulator.scenario import Node as NodeSpec
-from simulator.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# sensor type -> (emulator module, class); counters have no emulator: their pins are driven here.
-EMULATORS = {
-    "sds011": ("simulator.devices.sds011", "SDS011Emulator"),
-    "pms5003": ("simulator.devices.pms5003", "PMS5003Emulator"),
-    "sps30": ("simulator.devices.sps30", "SPS30Emulator"),
-    "sht3x": ("simulator.devices.sht3x", "SHT3xEmulator"),
-    "sht4x": ("simulator.devices.sht4x", "SHT4xEmulator"),
-    "bme280": ("simulator.devices.bme280", "BME280Emulator"),
-    "dnms": ("simulator.devices.dnms", "DNMSEmulator"),
-    "pcb_db": ("simulator.devices.pcb_db", "DecibelMeterEmulator"),
-}
-UART_SENSORS = ("sds011", "pms5003")
-FAULT_MODE = {"crc": "checksum", "stuck": "stuck", "absent": "nack"}
 PULSE_MS = 20
 BEAM_STEP_MS = 100
-
-
-def emulator_class(sensor: str) -> Any:
-    module, cls = EMULATORS[sensor]
-    return getattr(importlib.import_module(module), cls)
 
 
 @dataclass
@@ -102,9 +85,10 @@ class FirmwareNode:
         self.hal.modem = self.modem  # power_loss() resets the modem's session
         self.emulators: dict[str, Any] = {}
         for s in spec.sensors:
-            if s in EMULATORS:
-                emu = emulator_class(s)(clock=self.clock)
-                if s in UART_SENSORS:
+            emulator = emulator_class(s)  # counters have none: their pins are driven here
+            if emulator is not None:
+                emu = emulator(clock=self.clock)
+                if registry.bus(s) == "uart":
                     self.hal.attach_uart("pm", emu)
                 else:
                     self.hal.i2c("0").attach(emu)
@@ -121,9 +105,9 @@ class FirmwareNode:
         sensors: list[dict[str, Any]] = []
         for s in self.spec.sensors:
             entry: dict[str, Any] = {"type": s}
-            if s in UART_SENSORS:
+            if registry.bus(s) == "uart":
                 entry["uart"] = "pm"
-            elif s in EMULATORS:
+            elif registry.bus(s) == "i2c":
                 entry["i2c"] = "0"
             sensors.append(entry)
         data = {"node_id": self.name, "board": self.spec.board, "lorawan": lw, "interval_s": self.spec.interval_s,

@@ -16,21 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.registry import CHIPS
 from edge import lora
-from firmware.config import SENSOR_TYPES
 from gateway.lorawan import maccmd
+from simulator.devices import emulator_class
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
-# Sensor kinds a node can carry: the firmware's table (firmware/config.py), plus the percentile
+# Sensor kinds a node can carry: the chip registry (drivers/registry.py), plus the percentile
 # levels the firmware's noise histogram adds to every noise reading.
 _NOISE_EXTRA = ("l10", "l50", "l90")
 SENSOR_QUANTITIES: dict[str, tuple[str, ...]] = {
-    name: row[3] + (_NOISE_EXTRA if "laeq" in row[3] else ()) for name, row in SENSOR_TYPES.items()
+    name: row[3] + (_NOISE_EXTRA if "laeq" in row[3] else ()) for name, row in CHIPS.items()
 }
-# Boards are the files of hw/boards/ (issue 4 owns them).
+# Boards are the files of hw/boards/.
 BOARDS = tuple(sorted(p.stem for p in (Path(__file__).parents[1] / "hw" / "boards").glob("*.json")))
 SENSOR_FAULT_MODES = ("crc", "stuck", "absent")
+FAULT_MODE = {"crc": "checksum", "stuck": "stuck", "absent": "nack"}  # -> the emulators' fault modes
 FAULT_KINDS = ("backhaul_down", "agent_kill", "node_power_loss", "sensor_fault")
 MIN_INTERVAL_S = 10  # the firmware's set_interval floor (docs/downlink.md)
 
@@ -163,11 +165,10 @@ class Scenario:
 
 def sensor_fault_modes(sensor: str) -> tuple[str, ...]:
     """The scenario fault modes a sensor's emulator supports (crc -> checksum, absent -> nack)."""
-    from simulator.nodes import EMULATORS, FAULT_MODE, emulator_class
-
-    if sensor not in EMULATORS:
+    emulator = emulator_class(sensor)
+    if emulator is None:
         return ()
-    faults = emulator_class(sensor).FAULTS
+    faults = emulator.FAULTS
     return tuple(m for m in SENSOR_FAULT_MODES if FAULT_MODE[m] in faults)
 
 

@@ -32,6 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.forward import senml
+from gateway.forward.client import connect, new_client
 from gateway.forward.settings import ForwarderSettings
 from gateway.store.buffer import Claim, ReadingBuffer
 from gateway.store.errors import StoreError
@@ -119,27 +120,12 @@ class Forwarder:
         self._day_bytes = 0
         self._side: deque[tuple[str, bytes, bool, int]] = deque(maxlen=1000)  # status/metrics/alerts
         self._encoder = senml.PackEncoder()
+        self._options = settings.mqtt_options(keep_session=True)
         self.client = self._make_client()
 
     # -- client -----------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
-        v5 = self.s.protocol == "5"
-        c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.s.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
-        )
-        if self.s.username:
-            c.username_pw_set(self.s.username, self.s.password or None)
-        if self.s.tls:
-            c.tls_set(
-                ca_certs=self.s.ca_file or None,
-                certfile=self.s.cert_file or None,
-                keyfile=self.s.key_file or None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
+        c = new_client(self._options)
         c.will_set(self.s.topic("status"), STATUS_WILL, qos=1, retain=True)
         c.max_inflight_messages_set(self.s.max_inflight)
         c.max_queued_messages_set(0)
@@ -152,12 +138,7 @@ class Forwarder:
     def _connect(self) -> None:
         self._connecting = True
         try:
-            if self.s.protocol == "5":
-                props = Properties(PacketTypes.CONNECT)
-                props.SessionExpiryInterval = self.s.session_expiry_s
-                self.client.connect(self.s.host, self.s.port, self.s.keepalive_s, clean_start=False, properties=props)
-            else:
-                self.client.connect(self.s.host, self.s.port, self.s.keepalive_s)
+            connect(self.client, self._options)
         except (OSError, ssl.SSLError, ValueError) as e:
             self._connecting = False
             self._failed_connect(type(e).__name__, str(e))

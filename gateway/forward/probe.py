@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
+from gateway.forward.client import connect, new_client
 from gateway.forward.settings import ForwarderSettings
 
 
@@ -28,25 +27,12 @@ def probe_broker(s: ForwarderSettings, timeout: float = 10.0) -> Result:
     """Connect with the agent's settings (TLS, client certificate, password) and wait for CONNACK."""
     name = "broker %s:%d (MQTT %s%s%s)" % (s.host, s.port, s.protocol, ", TLS" if s.tls else "",
                                            ", user %s" % s.username if s.username else "")  # fmt: skip
-    v5 = s.protocol == "5"
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="%s-check" % s.client_id,
-                    protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)  # fmt: skip
-    if s.username:
-        c.username_pw_set(s.username, s.password or None)
+    options = s.mqtt_options("-check")
     try:
-        if s.tls:
-            c.tls_set(ca_certs=s.ca_file or None, certfile=s.cert_file or None, keyfile=s.key_file or None,
-                      cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)  # fmt: skip
+        c = new_client(options)
         result: list[tuple[object, object]] = []
         c.on_connect = lambda cl, u, f, rc, props: result.append((rc, props))
-        props = None
-        if v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 0
-        if v5:
-            c.connect(s.host, s.port, keepalive=30, clean_start=True, properties=props)
-        else:
-            c.connect(s.host, s.port, keepalive=30)
+        connect(c, options)
         end = time.monotonic() + timeout
         while not result and time.monotonic() < end:
             if c.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and not result:

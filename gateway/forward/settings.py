@@ -7,9 +7,11 @@ file) and checks that key and password files are private (mode 0600 or stricter)
 import os
 import stat
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from gateway.config import Config
+from gateway.forward.client import MqttOptions
+
+SHORT_KEEPALIVE_S = 30  # probes and one-shot publishers: connect, do one thing, leave
 
 
 class SettingsError(ValueError):
@@ -54,6 +56,16 @@ class ForwarderSettings:
     def topic(self, leaf: str) -> str:
         return "%s/%s/%s" % (self.topic_root, self.gateway_id, leaf)
 
+    def mqtt_options(self, suffix: str = "", keep_session: bool = False) -> MqttOptions:
+        """Connection options for the broker: the forwarder's own session (keep_session: resumed,
+        kept session_expiry_s after a disconnect) or a short clean one whose client id ends in suffix."""
+        return MqttOptions(
+            self.host, self.port, self.client_id + suffix, protocol=self.protocol, tls=self.tls,
+            ca_file=self.ca_file, cert_file=self.cert_file, key_file=self.key_file, username=self.username,
+            password=self.password, keepalive_s=self.keepalive_s if keep_session else SHORT_KEEPALIVE_S,
+            session_expiry_s=self.session_expiry_s if keep_session else None,
+        )  # fmt: skip
+
     def __repr__(self) -> str:  # never show the password
         return "ForwarderSettings(%s:%d, user=%r, gateway=%r)" % (self.host, self.port, self.username, self.gateway_id)
 
@@ -72,9 +84,8 @@ def from_config(cfg: Config) -> ForwarderSettings:
     m = cfg.mqtt
     if not m.url:
         raise SettingsError('[mqtt] url is empty, so nothing is forwarded: set it, e.g. url = "mqtts://broker:8883"')
-    url = urlparse(m.url)
-    tls = m.tls or url.scheme == "mqtts"
-    port = url.port or (8883 if tls else 1883)
+    endpoint = MqttOptions.from_url(m.url, "", tls=m.tls)
+    tls = endpoint.tls
     base = cfg.path.parent if cfg.path is not None else None
 
     def resolve(p: str) -> str:
@@ -101,8 +112,8 @@ def from_config(cfg: Config) -> ForwarderSettings:
             raise SettingsError("[mqtt] password_file is set but username is empty: set [mqtt] username")
     return ForwarderSettings(
         gateway_id=cfg.gateway.id,
-        host=url.hostname or "127.0.0.1",
-        port=port,
+        host=endpoint.host,
+        port=endpoint.port,
         protocol=m.version,
         qos=m.qos,
         topic_root=m.topic_root,

@@ -10,96 +10,29 @@ minute per sensor; the other sensors go on.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from drivers import registry
 from drivers.errors import SensorError
 from edge import vocab
 from gateway.config import Config
+from gateway.local.spec import SensorSpec, parse_sensors
 from gateway.store.buffer import ReadingBuffer
 from gateway.store.errors import StoreError
 from gateway.store.records import Reading
 
 log = logging.getLogger("edge.gateway.local")
 
-# driver name -> (bus kind, module, class)
-DRIVERS = {
-    "sht4x": ("i2c", "drivers.sht4x", "SHT4x"),
-    "sht3x": ("i2c", "drivers.sht3x", "SHT3x"),
-    "bme280": ("i2c", "drivers.bme280", "BME280"),
-    "sps30": ("i2c", "drivers.sps30", "SPS30"),
-    "sds011": ("uart", "drivers.sds011", "SDS011"),
-    "pms5003": ("uart", "drivers.pms5003", "PMS5003"),
-}
 LOG_EVERY_S = 60.0
-
-
-@dataclass(frozen=True)
-class SensorSpec:
-    name: str
-    driver: str
-    dev_eui: str
-    interval_s: float
-    i2c_bus: int = 1
-    address: int | None = None
-    port: str = ""
-    baudrate: int = 9600
-
-
-def check_sensors(value: Any) -> str | None:
-    """Validation of [local_sensors] sensors for gateway.config: a problem, or None."""
-    try:
-        parse_sensors(value)
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def parse_sensors(value: Any) -> list[SensorSpec]:
-    if not isinstance(value, (list, tuple)):
-        return _fail("must be a list of tables: [[local_sensors.sensors]] entries")
-    out = []
-    names = set()
-    for i, raw in enumerate(value):
-        where = "sensors[%d]" % i
-        if not isinstance(raw, dict):
-            _fail("%s must be a table with name, driver, dev_eui, interval_s and its bus" % where)
-        known = {"name", "driver", "dev_eui", "interval_s", "i2c_bus", "address", "port", "baudrate"}
-        extra = set(raw) - known
-        if extra:
-            _fail("%s has unknown keys %s: use %s" % (where, sorted(extra), ", ".join(sorted(known))))
-        driver = raw.get("driver")
-        if driver not in DRIVERS:
-            _fail("%s driver = %r: use one of %s" % (where, driver, ", ".join(sorted(DRIVERS))))
-        eui = raw.get("dev_eui", "")
-        if not (isinstance(eui, str) and len(eui) == 16 and all(c in "0123456789abcdef" for c in eui)):
-            _fail("%s dev_eui must be 16 lower-case hex digits (the EUI its readings carry)" % where)
-        interval = raw.get("interval_s", 60)
-        if not isinstance(interval, (int, float)) or not 1 <= interval <= 86400:
-            _fail("%s interval_s must be a number of seconds between 1 and 86400" % where)
-        name = raw.get("name", "%s-%d" % (driver, i))
-        if name in names:
-            _fail("%s name %r is used twice: give each sensor its own name" % (where, name))
-        names.add(name)
-        if DRIVERS[driver][0] == "uart" and not raw.get("port"):
-            _fail('%s (%s) needs port = "/dev/ttyUSB0" or similar' % (where, driver))
-        out.append(SensorSpec(name, driver, eui, float(interval), int(raw.get("i2c_bus", 1)), raw.get("address"),
-                              str(raw.get("port", "")), int(raw.get("baudrate", 9600))))  # fmt: skip
-    return out
-
-
-def _fail(message: str) -> Any:
-    raise ValueError(message)
 
 
 def open_bus(spec: SensorSpec) -> Any:
     """The Linux bus for a sensor: smbus2 or pyserial behind the machine.I2C / machine.UART subset."""
-    if DRIVERS[spec.driver][0] == "i2c":
+    if registry.bus(spec.driver) == "i2c":
         from gateway.buses.i2c import SMBusI2C
 
         return SMBusI2C(spec.i2c_bus)
@@ -109,8 +42,7 @@ def open_bus(spec: SensorSpec) -> Any:
 
 
 def make_driver(spec: SensorSpec, bus: Any) -> Any:
-    _, module, cls = DRIVERS[spec.driver]
-    klass = getattr(importlib.import_module(module), cls)
+    klass = registry.driver_class(spec.driver)
     if spec.address is not None:
         return klass(bus, address=spec.address)
     return klass(bus)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.sqlite import connect, transaction
 from gateway.store import codec
 from gateway.store.codec import BadRecord
 from gateway.store.errors import StoreCorrupt, StoreError, StoreFull, translate
@@ -117,9 +118,8 @@ class ReadingBuffer:
 
     # -- opening -------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        db = connect(self.path, ["page_size=%d" % PAGE_SIZE], busy_timeout_s=10)  # page size: new files only
         self._db = db
-        db.execute("PRAGMA page_size=%d" % PAGE_SIZE)  # takes effect only on a new file
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise StoreError("%s: cannot use WAL journal mode (got %s)" % (self.path, mode))
@@ -272,22 +272,19 @@ class ReadingBuffer:
             return first
         db = self._conn()
         try:
-            db.execute("BEGIN IMMEDIATE")
             try:
-                params = [
-                    (first + i, self._device_id(db, eui), rx, n, data, meta)
-                    for i, (eui, rx, n, data, meta) in enumerate(rows)
-                ]
-                # acknowledged rows ride along, deleted first: the inserts then reuse the pages
-                # the deletes freed, already written in this transaction, and the disk sees one
-                # sync instead of two (docs/gateway-forward.md, bench (c))
-                deleted = self._acked
-                db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in deleted))
-                db.executemany("INSERT INTO reading (id, dev, rx, n, data, meta) VALUES (?,?,?,?,?,?)", params)
-                db.execute("COMMIT")
+                with transaction(db):
+                    params = [
+                        (first + i, self._device_id(db, eui), rx, n, data, meta)
+                        for i, (eui, rx, n, data, meta) in enumerate(rows)
+                    ]
+                    # acknowledged rows ride along, deleted first: the inserts then reuse the pages
+                    # the deletes freed, already written in this transaction, and the disk sees one
+                    # sync instead of two (docs/gateway-forward.md, bench (c))
+                    deleted = self._acked
+                    db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in deleted))
+                    db.executemany("INSERT INTO reading (id, dev, rx, n, data, meta) VALUES (?,?,?,?,?,?)", params)
             except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
                 self._forget_uncommitted_devices(db)
                 raise
         except sqlite3.Error as e:
@@ -423,14 +420,8 @@ class ReadingBuffer:
             return 0
         ids = self._acked
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 db.executemany("DELETE FROM reading WHERE id = ?", ((i,) for i in ids))
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as e:
             raise translate(e, "deleting %d forwarded rows from %s" % (len(ids), self.path)) from e
         self._acked = []
@@ -494,17 +485,11 @@ class ReadingBuffer:
         for _, dev, n in victims:
             eui = self._dev_euis[dev]
             per_dev[eui] = per_dev.get(eui, 0) + n
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             db.executemany("DELETE FROM reading WHERE id = ?", ((v[0],) for v in victims))
             db.executemany(
                 "UPDATE device SET evicted = evicted + ? WHERE eui = ?", ((n, eui) for eui, n in per_dev.items())
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         self._pending_rows -= len(victims)
         for eui, n in per_dev.items():
             self._pending[eui] = self._pending.get(eui, 0) - n

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import binascii
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from edge import lora
 from gateway.udp.errors import BadBase64, BadField
 
 MAX_PHY = 255
@@ -23,9 +23,6 @@ MAX_PHY = 255
 RSSI_DBM = (-200.0, 30.0)
 LSNR_DB = (-50.0, 50.0)
 FREQ_MHZ = (100.0, 3000.0)  # sub-GHz and 2.4 GHz LoRa concentrators
-
-# Semtech packet forwarder PROTOCOL.TXT: "SF7BW125" .. "SF12BW500" (SX1302 adds SF5, SF6)
-_LORA_DATR = re.compile(r"\ASF(5|6|7|8|9|10|11|12)BW(125|250|500)\Z")
 
 
 @dataclass(frozen=True)
@@ -45,14 +42,20 @@ class RxPacket:
     @property
     def bw_hz(self) -> int:
         """Bandwidth from datr ("SF9BW125" -> 125000), 0 when not LoRa."""
-        m = _LORA_DATR.match(self.datr)
-        return int(m.group(2)) * 1000 if m else 0
+        return _lora_datr(self.datr)[1]
 
     @property
     def sf(self) -> int:
         """Spreading factor from datr ("SF9BW125" -> 9), 0 when not LoRa."""
-        m = _LORA_DATR.match(self.datr)
-        return int(m.group(1)) if m else 0
+        return _lora_datr(self.datr)[0]
+
+
+def _lora_datr(datr: str) -> tuple[int, int]:
+    """(SF, bandwidth Hz) of a LoRa datr, (0, 0) when it is none (FSK)."""
+    try:
+        return lora.parse_datr(datr)
+    except lora.RadioError:
+        return 0, 0
 
 
 def _num(obj: dict[str, Any], key: str, default: float | None, bounds: tuple[float, float]) -> float:
@@ -115,7 +118,7 @@ def parse_rxpk(obj: Any) -> RxPacket:
     rfch = _int(obj, "rfch", 0, 0, 255)
     if not isinstance(modu, str) or not isinstance(codr, str):
         raise BadField("rxpk.modu/codr must be strings")
-    if modu == "LORA" and not _LORA_DATR.match(str(datr)):
+    if modu == "LORA" and _lora_datr(str(datr)) == (0, 0):
         raise BadField("rxpk.datr %r is not a LoRa data rate (SF5..SF12 with BW125, BW250 or BW500)" % datr)
     return RxPacket(
         tmst=tmst,

@@ -28,3 +28,23 @@ def test_bad_radio_parameters_raise():
         lora.eu868_dr(7)
     with raises(lora.RadioError):
         lora.eu868_subband(915000000)
+
+
+def test_datr_strings_parse_only_when_exact():
+    assert lora.parse_datr("SF9BW125") == (9, 125000)
+    assert lora.parse_datr("SF12BW500") == (12, 500000)
+    assert lora.parse_datr("SF5BW250") == (5, 250000)  # SX1302 adds SF5 and SF6
+    for bad in ("SF7BW1w5", "SF13BW125", "SF07BW125", "SF9BW125 ", "SFBW125", "SF9", "BW125", "", 9, None):
+        with raises(lora.RadioError):
+            lora.parse_datr(bad)
+    assert lora.format_datr(9, 125000) == "SF9BW125"
+
+
+def test_eu868_data_rate_index_and_payload_of_a_datr():
+    assert lora.eu868_dr_of(12) == 0 and lora.eu868_dr_of(7) == 5 and lora.eu868_dr_of(7, 250000) == 6
+    with raises(lora.RadioError):
+        lora.eu868_dr_of(9, 500000)
+    assert lora.eu868_max_payload("SF9BW125") == 115
+    assert lora.eu868_max_payload("SF10BW125") == 51
+    with raises(lora.RadioError):
+        lora.eu868_max_payload("SF5BW125")

@@ -12,12 +12,17 @@ again, one the device refused is not repeated (AdrState caps what it asks).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from edge import lora
 from gateway import lorawan
+from gateway import metrics as metrics_file
 from gateway.config import LorawanSection
 from gateway.lorawan import adr, mac, maccmd
 from gateway.metrics import Metrics
+
+STATUS_GAUGE = "device_status"  # metrics gauge: dev_eui -> battery, margin_db, at (unix s)
 
 
 @dataclass
@@ -92,3 +97,14 @@ class NetworkMAC:
             return
         d.status_pending = False
         d.battery, d.margin_db, d.status_at = ans.battery, ans.margin_db, now_unix
+        self.metrics.set(STATUS_GAUGE, {
+            eui: {"battery": m.battery, "margin_db": m.margin_db, "at": m.status_at}
+            for eui, m in self.devices.items() if m.status_at is not None
+        })  # fmt: skip
+
+
+def device_status(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The last DevStatusAns of each device, as the running (or last) agent saved it in its metrics."""
+    gauges = metrics_file.read(data_dir / metrics_file.METRICS_FILE).get("gauges", {})
+    status = gauges.get(STATUS_GAUGE, {}) if isinstance(gauges, dict) else {}
+    return status if isinstance(status, dict) else {}

@@ -107,3 +107,25 @@ def test_link_check_counts_the_concentrators_that_heard_it(chain):
     assert modem.mac.last_link_check is not None
     margin, gateways = modem.mac.last_link_check
     assert gateways == 2 and margin == 30  # best SNR 10 dB at SF12 (floor -20 dB)
+
+
+def test_dev_status_reaches_the_device_list(chain, capsys):
+    agent, fwds, clock, air, modem = chain
+    modem.mac.battery = 200
+    for seq in range(1, 4):  # DevStatusReq rides the first downlink, the answer the next uplink
+        send(agent, fwds, clock, air, modem, seq)
+    st = agent.metrics.snapshot()["gauges"]["device_status"][DEV_EUI]
+    assert st["battery"] == 200 and st["margin_db"] == 8  # the emulator hears downlinks at SNR 8 dB
+    cfg_path = agent.agent.cfg.data_dir.parent / "list.toml"
+    agent.stop()
+    from gateway import config
+    from gateway.netmac import device_status
+
+    assert device_status(agent.agent.cfg.data_dir)[DEV_EUI]["battery"] == 200
+    data_dir = str(agent.agent.cfg.data_dir)
+    config.write(cfg_path, config.render({"gateway": {"id": "gw"}, "storage": {"data_dir": data_dir}}))
+    from cli.main import main
+
+    assert main(["gateway", "device", "list", "--config", str(cfg_path)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(DEV_EUI)][0]
+    assert line.split()[-3:] == ["200", "8", "dB"]

@@ -115,6 +115,23 @@ class Scheduler:
         self.content: ContentFn | None = None  # on-demand content (backfill/acks), asked at send time
         self.content_due: DueFn | None = None
         self._inflight: dict[bytes, _InFlight] = {}
+        self._tmst: dict[str, tuple[int, int]] = {}  # gateway -> (latest tmst, wraps): duty_clock "concentrator"
+
+    def _duty_now(self, ctx: RxContext, now: float) -> float:
+        """The time the downlink duty cycle is measured on: the agent's clock, or (duty_clock =
+        "concentrator") the concentrator's 32-bit µs counter of the uplink, unwrapped per gateway."""
+        if self.cfg.duty_clock != "concentrator":
+            return now
+        last, wraps = self._tmst.get(ctx.gateway_eui, (ctx.tmst, 0))
+        half = 1 << 31
+        if ctx.tmst > last + half:  # a late frame from before the last wrap
+            return ((wraps - 1) * (1 << 32) + ctx.tmst) / _US
+        if ctx.tmst < last - half:  # the counter wrapped (every 71.6 min)
+            wraps += 1
+            last = ctx.tmst
+        last = max(last, ctx.tmst)
+        self._tmst[ctx.gateway_eui] = (last, wraps)
+        return (wraps * (1 << 32) + ctx.tmst) / _US
 
     # ---- queueing -------------------------------------------------------------------------------
 
@@ -164,7 +181,7 @@ class Scheduler:
                 airtime = lora.time_on_air_us(phy_len, sf, bw) / _US
             except lora.RadioError:
                 continue
-            if self.duty.allows(ctx.gateway_eui, tx.freq_hz, airtime, now):
+            if self.duty.allows(ctx.gateway_eui, tx.freq_hz, airtime, self._duty_now(ctx, now)):
                 return at_s, tx, airtime
         return None
 
@@ -179,7 +196,7 @@ class Scheduler:
         if token is None:
             self.metrics.inc("downlinks_no_route")
             return False
-        self.duty.record(ctx.gateway_eui, tx.freq_hz, airtime, now)
+        self.duty.record(ctx.gateway_eui, tx.freq_hz, airtime, self._duty_now(ctx, now))
         self.metrics.inc("downlinks_sent")
         if at_s == float(delay_s):
             self._inflight[token] = _InFlight(dev_eui, ctx, phy, float(delay_s + 1))
@@ -263,10 +280,10 @@ class Scheduler:
             return
         sf, bw = lora.parse_datr(self.cfg.rx2_datr)
         airtime = lora.time_on_air_us(len(inflight.phy), sf, bw) / _US
-        if not self.duty.allows(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, now):
+        if not self.duty.allows(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, self._duty_now(ctx, now)):
             return
         tmst = (ctx.tmst + int(inflight.rx2_at_s * _US)) & _TMST_MASK
         pkt = TxPacket(tmst, self.cfg.rx2_frequency_hz, self.cfg.rx2_datr, inflight.phy, self.cfg.tx_power_dbm)
         if self.send(ctx.gateway_eui, pkt) is not None:
-            self.duty.record(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, now)
+            self.duty.record(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, self._duty_now(ctx, now))
             self.metrics.inc("downlinks_rx2")

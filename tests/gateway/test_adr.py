@@ -153,3 +153,23 @@ def test_adr_accept_applies_and_dr_not_lowered_by_command():
     for _ in range(20):
         st.observe(5, -20.0)  # the link got much worse: more power, never a lower data rate
     assert st.decide() is None
+
+
+def test_downlink_duty_cycle_on_the_concentrator_clock():
+    from gateway.config import LorawanSection
+    from gateway.downlinks import RxContext, Scheduler
+    from gateway.metrics import Metrics
+
+    s = Scheduler(LorawanSection(duty_clock="concentrator"), None, Metrics(), lambda gw, pkt: None)  # type: ignore[arg-type]
+
+    def at(tmst, gw="gw"):
+        return s._duty_now(RxContext(gw, tmst, 868100000, "SF7BW125", -60.0, 5.0, 0.0), now=123.0)
+
+    assert at(4_000_000_000) == 4000.0
+    assert at(1_000_000) == (2**32 + 1_000_000) / 1e6  # wrapped: the clock runs on
+    assert at(4_200_000_000) == 4200.0  # a late frame from before the wrap stays before it
+    assert at(5_000_000) == (2**32 + 5_000_000) / 1e6
+    assert at(7, gw="other") == 7e-6  # each concentrator has its own counter
+    assert Scheduler(LorawanSection(), None, Metrics(), lambda gw, pkt: None)._duty_now(  # type: ignore[arg-type]
+        RxContext("gw", 5, 868100000, "SF7BW125", -60.0, 5.0, 0.0), now=123.0
+    ) == 123.0  # by default the agent's clock

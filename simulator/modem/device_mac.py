@@ -17,12 +17,12 @@ Commands it does not know or cannot parse are counted in ``ignored`` and skipped
 from __future__ import annotations
 
 from edge import lora
-from gateway.lorawan import maccmd
+from gateway.lorawan import mac, maccmd
 from gateway.lorawan.errors import MACCommandError
 
 ADR_ACK_LIMIT = 64  # RP002 EU863-870 default
 ADR_ACK_DELAY = 32
-LINK_CHECK_REQ = b"\x02"
+LINK_CHECK_REQ = bytes((mac.LINK_CHECK,))
 
 
 class DeviceMAC:
@@ -90,10 +90,10 @@ class DeviceMAC:
 
     # ---- downlink side ----
 
-    def downlink(self, mac: bytes, snr: float) -> None:
-        """Any downlink of the session arrived (resets the back-off); mac = its FOpts or FPort-0 payload."""
+    def downlink(self, commands: bytes, snr: float) -> None:
+        """Any downlink of the session arrived (resets the back-off); commands = its FOpts or FPort-0 payload."""
         self.adr_ack_cnt = 0
-        cmds, left = maccmd.parse_downlink_commands(mac)
+        cmds, left = maccmd.parse_downlink_commands(commands)
         if left:
             self.ignored += 1
         for cid, payload in cmds:
@@ -102,7 +102,7 @@ class DeviceMAC:
             elif cid == maccmd.DEV_STATUS:
                 margin = max(-32, min(31, int(snr)))
                 self._answers.append(maccmd.build_dev_status_ans(maccmd.DevStatusAns(self.battery, margin)))
-            elif cid == 0x02:  # LinkCheckAns: margin, gateway count
+            elif cid == mac.LINK_CHECK:  # LinkCheckAns: margin, gateway count
                 self.last_link_check = (payload[0], payload[1])
             else:
                 self.ignored += 1

@@ -96,6 +96,7 @@ class Node:
             "join_failures": 0,
             "downlinks": 0,
             "bad_commands": 0,
+            "dr_changes": 0,
             "log_errors": 0,
             "events": 0,  # event readings made by a rule that started to hold
             "event_sends": 0,  # confirmed uplinks of them (first and repeats)
@@ -141,6 +142,7 @@ class Node:
             self.airtime.restore(s["airtime"])
             self.modem.joined = s["joined"]
             self.configured = s["joined"]
+            self.dr = s.get("dr", self.dr)
         except (ValueError, KeyError, TypeError, IndexError):
             pass  # a stash from another firmware version: start afresh
 
@@ -151,7 +153,8 @@ class Node:
         if st is not None:
             import json
 
-            s = {"backlog": self.backlog.state(), "airtime": self.airtime.state(), "joined": self.modem.joined}
+            s = {"backlog": self.backlog.state(), "airtime": self.airtime.state(), "joined": self.modem.joined,
+                 "dr": self.dr}  # fmt: skip
             try:
                 st.save(json.dumps(s).encode())
             except OSError:
@@ -380,6 +383,7 @@ class Node:
             if not self.configured:
                 if not self.modem.probe():
                     raise ModemError("modem does not answer")
+                self.dr = lw["dr"]  # a new session starts at the configured data rate; ADR moves it from there
                 self.modem.configure(lw["dev_eui"], lw["join_eui"], lw["app_key"], self.dr, lw["adr"])
                 self.configured = True
             self.modem.begin_join()
@@ -396,6 +400,20 @@ class Node:
         self.next_join_at = self.clock.time() + self.join_backoff_s
         self.join_backoff_s = min(self.join_backoff_s * 2, lw["join_backoff_max_s"])
         return False
+
+    def _follow_dr(self):
+        """With ADR the network moves the modem's data rate (LinkADRReq, or the modem's own back-off):
+        read it back so airtime and payload size follow the frames really sent."""
+        if not self.cfg.lorawan["adr"]:
+            return
+        try:
+            dr = self.modem.query_dr()
+        except ModemError:
+            return
+        if dr != self.dr and 0 <= dr < len(lora.EU868_DR):
+            self.dr = dr
+            self.limit = None
+            self.counters["dr_changes"] += 1
 
     def _limit(self):
         if self.limit is None:
@@ -445,6 +463,7 @@ class Node:
                 self.airtime.charge(len(frame), self.dr, now)
                 self.backlog.sent(seqs, self.log)
                 self.counters["uplinks"] += 1
+                self._follow_dr()
             else:
                 self.counters["uplink_errors"] += 1
                 if res.error != "length":

@@ -14,8 +14,8 @@ DEFAULTS = {
     "samples": 5,
     "noise_sample_s": 10,  # short LAeq periods that make the L10/L50/L90 histogram
     "dr": 5,  # EU868 DR5 = SF7/125 kHz
-    "adr": False,
-    "fair_use_s_per_day": 30,  # 0 switches the fair-use budget off
+    "adr": True,  # the modem's LoRaWAN stack follows the network's LinkADRReq and backs off itself
+    "network": "private",
     "duty_cycle": True,
     "max_backlog_per_uplink": 16,
     "datalog_dir": "/data/log",
@@ -23,6 +23,10 @@ DEFAULTS = {
     "join_retries": 0,  # 0: keep trying, backing off to join_backoff_max_s
     "join_backoff_max_s": 3600,
 }
+
+# uplink.network -> the fair-use airtime budget (s/day) it imposes on top of the sub-band duty cycle:
+# none on the city's own gateway, The Things Network's fair access policy (30 s a day) on TTN.
+NETWORK_FAIR_USE_S = {"private": 0, "ttn": 30}
 
 MIN_INTERVAL_S = 10
 MAX_INTERVAL_S = 86400
@@ -183,10 +187,17 @@ class Config:
         if not isinstance(u, dict):
             problems.append("uplink must be an object")
             u = {}
+        network = u.get("network", DEFAULTS["network"])
+        if network not in NETWORK_FAIR_USE_S:
+            problems.append("uplink.network must be one of %s" % ", ".join(sorted(NETWORK_FAIR_USE_S)))
+            network = DEFAULTS["network"]
+        fair = NETWORK_FAIR_USE_S[network]
+        # on TTN the budget can be tightened, never loosened nor switched off; a private network may
+        # set its own (0: none)
+        lo, hi = (1, fair) if fair else (0, 86400)
         return {
-            "fair_use_s_per_day": _int(
-                problems, u, "fair_use_s_per_day", 0, 86400, DEFAULTS["fair_use_s_per_day"], "uplink."
-            ),
+            "network": network,
+            "fair_use_s_per_day": _int(problems, u, "fair_use_s_per_day", lo, hi, fair, "uplink."),
             "duty_cycle": bool(u.get("duty_cycle", DEFAULTS["duty_cycle"])),
             "max_backlog_per_uplink": _int(
                 problems, u, "max_backlog_per_uplink", 0, 16, DEFAULTS["max_backlog_per_uplink"], "uplink."

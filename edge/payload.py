@@ -142,9 +142,10 @@ def _put_bitmap(buf, pos, mask):
 
 def to_steps(v, num, den):
     """v in steps of num/den by the rule of docs/payload.md "Rounding": x = v * den / num,
-    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction,
-    |x| < 2^17), so the product is the one rounded operation; the 1/64 band absorbs its error and a
-    float32 board's, and a decimal half-way value (0.15, -40.925) rounds away from zero everywhere."""
+    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction;
+    |x| < 2^17 in float32, 2^46 in double), so the product is the one rounded operation; the 1/64
+    band absorbs its error and a float32 board's, and a decimal half-way value (0.15, -40.925)
+    rounds away from zero everywhere."""
     x = v * den if num == 1 else v * den / num
     return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
 

@@ -138,6 +138,15 @@ def _put_bitmap(buf, pos, mask):
         pos += 1
 
 
+def to_steps(v, num, den):
+    """v in steps of num/den by the rule of docs/payload.md "Rounding": x = v * den / num,
+    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction,
+    |x| < 2^17), so the product is the one rounded operation; the 1/64 band absorbs its error and a
+    float32 board's, and a decimal half-way value (0.15, -40.925) rounds away from zero everywhere."""
+    x = v * den if num == 1 else v * den / num
+    return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+
+
 def _to_raw(e, value):
     name, _, _, _, num, den, lo, hi, rlo, rhi = e
     v = value
@@ -149,12 +158,7 @@ def _to_raw(e, value):
             raise ValueOutOfRange("%s is not a number: %r" % (name, value)) from None
     if not (lo <= v <= hi):  # also rejects NaN
         raise ValueOutOfRange("%s = %r outside %r..%r" % (name, value, lo, hi))
-    # docs/payload.md "Rounding": x = v * den / num in steps, raw = floor(|x| + 33/64) with the sign
-    # of x. Adding 33/64 is exact (a 6-bit binary fraction, |x| < 2^17), so the product is the one
-    # rounded operation; the 1/64 band absorbs its error and a float32 board's, and a decimal
-    # half-way value (0.15, -40.925) rounds away from zero on every interpreter.
-    x = v * den if num == 1 else v * den / num
-    raw = int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+    raw = to_steps(v, num, den)
     if raw < rlo or raw > rhi:
         raise ValueOutOfRange("%s = %r does not fit the wire field" % (name, value))
     return raw
@@ -348,6 +352,12 @@ def _values(data, pos, mask, reading):
                 raise FrameCorrupt("%s = %r outside %r..%r" % (q[0], value, q[6], q[7]))
             reading[q[0]] = value
     return pos
+
+
+def is_relative(data):
+    """True when the frame's seq and time travel relative to a ref (REL): decoding it again later,
+    with a later ref, would give other times."""
+    return len(data) > 0 and bool(data[0] & _REL)
 
 
 def decode(data, ref=None):

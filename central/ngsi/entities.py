@@ -49,17 +49,23 @@ def _pa_to_hpa(v: float) -> float:
 # Model -> its attributes: (attribute, quantity, unitCode, conversion from the vocabulary unit).
 ATTRIBUTES: dict[str, tuple[tuple[str, str, str | None, Callable[[float], float]], ...]] = {
     "AirQualityObserved": (
-        ("pm1", "pm1", GQ, _same), ("pm25", "pm2_5", GQ, _same), ("pm4", "pm4", GQ, _same),
-        ("pm10", "pm10", GQ, _same), ("temperature", "temperature", CEL, _same),
-        ("relativeHumidity", "humidity", C62, _percent_to_fraction), ("pressure", "pressure", A97, _pa_to_hpa),
+        ("pm1", "pm1", GQ, _same),
+        ("pm25", "pm2_5", GQ, _same),
+        ("pm4", "pm4", GQ, _same),
+        ("pm10", "pm10", GQ, _same),
+        ("temperature", "temperature", CEL, _same),
+        ("relativeHumidity", "humidity", C62, _percent_to_fraction),
+        ("pressure", "pressure", A97, _pa_to_hpa),
     ),
     "WeatherObserved": (
-        ("temperature", "temperature", CEL, _same), ("relativeHumidity", "humidity", C62, _percent_to_fraction),
+        ("temperature", "temperature", CEL, _same),
+        ("relativeHumidity", "humidity", C62, _percent_to_fraction),
         ("atmosphericPressure", "pressure", A97, _pa_to_hpa),
     ),
     "NoiseLevelObserved": (("LAeq", "laeq", DB, _same), ("LAmax", "lamax", DB, _same)),
     "CrowdFlowObserved": (
-        ("peopleCountTowards", "count_in", None, _same), ("peopleCountAway", "count_out", None, _same),
+        ("peopleCountTowards", "count_in", None, _same),
+        ("peopleCountAway", "count_out", None, _same),
     ),
     "TrafficFlowObserved": (),  # intensity: count_in + count_out, below
 }
@@ -69,10 +75,23 @@ NOISE = ("laeq", "lamax")
 COUNTS = ("count_in", "count_out")
 
 # Device.controlledProperty values (the model's enumeration) for our quantities.
-CONTROLLED = {"pm1": "airPollution", "pm2_5": "airPollution", "pm4": "airPollution", "pm10": "airPollution",
-              "temperature": "temperature", "humidity": "humidity", "pressure": "atmosphericPressure",
-              "laeq": "noiseLevel", "lamax": "noiseLevel", "lamin": "noiseLevel", "l10": "noiseLevel",
-              "l50": "noiseLevel", "l90": "noiseLevel", "count_in": "trafficFlow", "count_out": "trafficFlow"}
+CONTROLLED = {
+    "pm1": "airPollution",
+    "pm2_5": "airPollution",
+    "pm4": "airPollution",
+    "pm10": "airPollution",
+    "temperature": "temperature",
+    "humidity": "humidity",
+    "pressure": "atmosphericPressure",
+    "laeq": "noiseLevel",
+    "lamax": "noiseLevel",
+    "lamin": "noiseLevel",
+    "l10": "noiseLevel",
+    "l50": "noiseLevel",
+    "l90": "noiseLevel",
+    "count_in": "trafficFlow",
+    "count_out": "trafficFlow",
+}
 
 
 def iso(t: int) -> str:
@@ -114,8 +133,7 @@ def _location(device: dict[str, Any]) -> dict[str, Any] | None:
     if device.get("latitude") is None or device.get("longitude") is None:
         return None
     # GeoJSON (RFC 7946 section 3.1.1): longitude first.
-    return {"type": "GeoProperty", "value": {"type": "Point",
-                                             "coordinates": [device["longitude"], device["latitude"]]}}
+    return {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [device["longitude"], device["latitude"]]}}
 
 
 def _counts_by_time(series: Series) -> list[tuple[int, int, int]]:
@@ -150,8 +168,10 @@ def device_entity(device: dict[str, Any], series: Series) -> dict[str, Any]:
     if loc:
         ent["location"] = loc
     if device.get("installed"):
-        ent["dateInstalled"] = {"type": "Property", "value": {"@type": "DateTime",
-                                                              "@value": device["installed"] + "T00:00:00Z"}}
+        ent["dateInstalled"] = {
+            "type": "Property",
+            "value": {"@type": "DateTime", "@value": device["installed"] + "T00:00:00Z"},
+        }
     last = max((s[-1][0] for s in series.values() if s), default=None)
     if last is not None:
         ent["dateLastValueReported"] = _datetime(last)
@@ -209,8 +229,9 @@ def observed_entity(entity_type: str, device: dict[str, Any], series: Series, te
     return ent
 
 
-def device_entities(device: dict[str, Any], series: Series, bicycle: bool = False,
-                    temporal: bool = False) -> list[dict[str, Any]]:
+def device_entities(
+    device: dict[str, Any], series: Series, bicycle: bool = False, temporal: bool = False
+) -> list[dict[str, Any]]:
     """Every entity of a device: its Device (not in the temporal view) and its observed entities."""
     out = [] if temporal else [device_entity(device, series)]
     present = {q for q, s in series.items() if s}

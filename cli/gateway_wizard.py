@@ -4,7 +4,7 @@ Each answer is checked at once by the config module's own validation (`config.fr
 answers so far; TLS and password files by `gateway.forward.settings.from_config`), so a rule lives
 in one place. The broker can be tested with `edge gateway check`'s probe before anything is
 written. The file is the same commented TOML as the non-interactive path (`config.render`, written
-by `cli.gateway_agent.write_config`). The password is read without echo and written to its own
+by `gateway.config.write`). The password is read without echo and written to its own
 file, mode 0600, next to the config; it is never printed. Not a command module (no GROUP):
 `cli.gateway_agent.cmd_init` calls `interactive_init`.
 """

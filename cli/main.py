@@ -20,6 +20,7 @@ GROUP_HELP = {
     "lorawan": "decode LoRaWAN frames for debugging a device",
     "sim": "run the simulated chain and virtual boards",
     "device": "talk to a sensor node over USB",
+    "platform": "the central platform: ingest gateways' MQTT data into PostgreSQL, query it",
     "plan": "dimension a deployment: airtime, duty cycle, battery, data volume",
 }
 

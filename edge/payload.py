@@ -28,6 +28,7 @@ _LINK_BITS = const(0x07)
 _MAX_BITMAP_BYTES = const(3)
 _SEQ_WINDOW = const(32768)  # REL frames carry seq mod 2^16: decodable within +-2^15 of ref.seq
 _U32 = const(0xFFFFFFFF)
+ROUNDING_BAND = 0.515625  # 1/2 + 1/64: x within 1/64 below a half-way point rounds away from zero
 
 _RAW_LIMITS = {"B": (0, 0xFF), "H": (0, 0xFFFF), "h": (-0x8000, 0x7FFF)}
 _KNOWN_MASK = 0
@@ -66,16 +67,16 @@ class RefError(PayloadError):
 
 # ---- encoding -----------------------------------------------------------------------------------
 # The encoder writes into one buffer with struct.pack_into: on a board every temporary bytes object
-# or boxed float is heap, so each value costs two float operations and nothing else.
+# or boxed float is heap, so each value costs two float operations (two boxes) and nothing else.
 
 # Largest frame: header 1 + seq 5 + time 4 + period 5, then 16 readings of at most
 # link 1 + seq step 5 + time step 5 + bitmap 3 + values 29 (14 x u16 + u8) = 43 bytes.
 MAX_FRAME_BYTES = const(703)
 
 _FORMATS = {"B": "<B", "H": "<H", "h": "<h"}
-# In wire order: (name, presence bit, struct format, width, num, 2*den, lo, hi, raw lo, raw hi)
+# In wire order: (name, presence bit, struct format, width, num, den, lo, hi, raw lo, raw hi)
 _ENC = tuple(
-    (q[0], 1 << q[2], _FORMATS[q[3]], struct.calcsize(q[3]), q[4], 2 * q[5], q[6], q[7]) + _RAW_LIMITS[q[3]]
+    (q[0], 1 << q[2], _FORMATS[q[3]], struct.calcsize(q[3]), q[4], q[5], q[6], q[7]) + _RAW_LIMITS[q[3]]
     for q in vocab.QUANTITIES
 )
 
@@ -137,8 +138,17 @@ def _put_bitmap(buf, pos, mask):
         pos += 1
 
 
+def to_steps(v, num, den):
+    """v in steps of num/den by the rule of docs/payload.md "Rounding": x = v * den / num,
+    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction,
+    |x| < 2^17), so the product is the one rounded operation; the 1/64 band absorbs its error and a
+    float32 board's, and a decimal half-way value (0.15, -40.925) rounds away from zero everywhere."""
+    x = v * den if num == 1 else v * den / num
+    return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+
+
 def _to_raw(e, value):
-    name, _, _, _, num, den2, lo, hi, rlo, rhi = e
+    name, _, _, _, num, den, lo, hi, rlo, rhi = e
     v = value
     # Two isinstance calls: a tuple of types is built (heap) at every call on MicroPython.
     if not isinstance(v, float) and (not isinstance(v, int) or isinstance(v, bool)):
@@ -148,12 +158,7 @@ def _to_raw(e, value):
             raise ValueOutOfRange("%s is not a number: %r" % (name, value)) from None
     if not (lo <= v <= hi):  # also rejects NaN
         raise ValueOutOfRange("%s = %r outside %r..%r" % (name, value, lo, hi))
-    # Round x = v * den / num half away from zero, from twice x: floor(x + 1/2) = (floor(2x) + 1) >> 1.
-    # Doubling is exact in binary floating point, so this equals int(x + 0.5) with one float
-    # operation (one heap box on a board) instead of three; int inputs stay integers.
-    x2 = v * den2 if num == 1 else v * den2 / num
-    k = int(x2)  # truncates toward zero
-    raw = (k + 1) >> 1 if k >= 0 else -((1 - k) >> 1)
+    raw = to_steps(v, num, den)
     if raw < rlo or raw > rhi:
         raise ValueOutOfRange("%s = %r does not fit the wire field" % (name, value))
     return raw
@@ -287,8 +292,8 @@ def _ref(ref):
         rt = ref["t"]
     except (KeyError, TypeError):
         raise RefError("ref must be a dict with 'seq' and 't'") from None
-    if not isinstance(rseq, int) or not isinstance(rt, int) or rseq < 0 or rt < 0:
-        raise RefError("ref seq and t must be non-negative integers")
+    if not isinstance(rseq, int) or not isinstance(rt, int) or rseq < 0 or rt < 0 or rseq > _U32 or rt > _U32:
+        raise RefError("ref seq and t must be integers in 0..2^32-1")
     return rseq, rt
 
 
@@ -351,6 +356,12 @@ def _values(data, pos, mask, reading):
     return pos
 
 
+def is_relative(data):
+    """True when the frame's seq and time travel relative to a ref (REL): decoding it again later,
+    with a later ref, would give other times."""
+    return len(data) > 0 and bool(data[0] & _REL)
+
+
 def decode(data, ref=None):
     """Decode a version-1 frame into a list of reading dicts {"seq", "t", quantity: float, ...}."""
     if len(data) < 1:
@@ -367,9 +378,12 @@ def decode(data, ref=None):
         rseq, rt = _ref(ref)
         low, pos = _fixed(data, pos, "H")
         age, pos = _varint(data, pos)
+        # the seq with these low 16 bits in [w, w + 2^16), w = max(0, ref.seq - 2^15)
         seq = rseq + ((low - rseq + _SEQ_WINDOW) & 0xFFFF) - _SEQ_WINDOW
         if seq < 0:
             seq += 0x10000
+        if seq > _U32:
+            raise FrameCorrupt("seq %d of the first reading is over 2^32-1" % seq)
         t = rt - age
         if t < 0:
             raise FrameCorrupt("age %d is before the epoch" % age)

@@ -24,7 +24,8 @@ QUANTITIES = (
     ("l90", "dB", 14, "H", 1, 10, 0.0, 200.0),
 )
 
-# Human-readable units (the SenML units above are what the platform sees).
+# Human-readable units. The platform sees the units above, except ug/m3, which the gateway publishes
+# in the primary SenML unit kg/m3 (gateway/forward/senml.py, docs/platform.md).
 DISPLAY_UNITS = {"ug/m3": "µg/m³", "Cel": "°C", "%RH": "%RH", "dB": "dB(A)", "Pa": "Pa", "count": "count"}
 
 BY_NAME = {}

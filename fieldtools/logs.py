@@ -108,7 +108,7 @@ def write_csv(d: Download, path: Path) -> None:
 
 
 def senml_records(d: Download) -> list[dict]:
-    """SenML-JSON records: base name urn:dev:eui:<dev_eui>: and the units of edge.vocab."""
+    """SenML-JSON records: base name urn:dev:mac:<dev_eui>: and the units of edge.vocab, each in u."""
     vocab = import_module("edge.vocab")
     senml = import_module("gateway.forward.senml")
     records: list[dict] = []

@@ -157,7 +157,11 @@ class Ingest:
         s.fcnt_up_next = fcnt32 + 1
         plain, commands = self._open(s, frame, fcnt32)
         readings = self._decode(s, frame, plain, rx, now_unix)
-        self._stage(Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw}), now_unix)
+        # a relative payload is dated by this reception: replayed after a crash it would decode to
+        # new times the platform cannot recognise, so its readings leave only once its counter is
+        # on disk (within the commit deadline, not the counter deadline)
+        held = bool(readings) and payload.is_relative(plain)
+        self._stage(Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw}), now_unix, held)
 
     def _authenticate(
         self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float
@@ -227,7 +231,7 @@ class Ingest:
             self.metrics.inc("other_fport")
         return readings
 
-    def _stage(self, p: Pending, now_unix: float) -> None:
+    def _stage(self, p: Pending, now_unix: float, held: bool) -> None:
         """An accepted uplink: counted, remembered for de-duplication, its counters marked unsaved;
         without readings it is answered at once, else its readings wait in the stage to be safe."""
         self.metrics.inc("accepted_uplinks")
@@ -236,7 +240,7 @@ class Ingest:
         if not p.readings and self.pending.settle(p):  # nothing to keep safe: count it, answer it now
             self._count([p], p.received_mono)
             return
-        self.pending.add(p, now_unix)
+        self.pending.add(p, now_unix, held)
 
     def _reack(self, s: Session, frame: lorawan.DataFrame, fcnt32: int, gw: str, rx: RxPacket, now: float) -> bool:
         """A confirmed frame again with the last accepted counter: its ACK was lost, the node
@@ -346,6 +350,7 @@ class Ingest:
             if dropped:
                 self.metrics.inc("dropped_uplinks", dropped)
             return
+        self.buffer.offer(job.offer)  # held readings whose counters are now on disk
         for i, why in job.refused:
             p = batch[i]
             self.metrics.inc("unstorable_uplinks")

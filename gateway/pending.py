@@ -1,6 +1,7 @@
 """Accepted uplinks until they are safe, and sessions whose frame counters are not on disk yet.
 
-The ingest thread adds each accepted uplink here (its readings staged in the buffer) and marks its
+The ingest thread adds each accepted uplink here (its readings staged in the buffer, held back
+from the broker until its counter is on disk when its payload is relative) and marks its
 session's counters unsaved. This module decides when a batch is sealed and handed to the commit
 thread (gateway/committer.py): the oldest unsafe reading's `commit_deadline_ms`, the oldest unsaved
 counter's `counter_deadline_s`, a full batch, or a downlink that needs FCntDown on disk first.
@@ -91,6 +92,8 @@ class PendingUplinks:
         self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
         self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
         self._dirty_since: float | None = None
+        self._held: list[int] = []  # stage tokens of relative frames whose counters are not on disk yet
+        self._held_since: float | None = None
         self._force = False  # commit at the next poll
         self._retry_at = 0.0  # no commit before this after a failed one
 
@@ -99,11 +102,16 @@ class PendingUplinks:
         if self._dirty_since is None:
             self._dirty_since = now_mono
 
-    def add(self, p: Pending, now_unix: float) -> None:
-        """Stage p's readings and keep p until they are safe; a full batch is sealed at once."""
+    def add(self, p: Pending, now_unix: float, held: bool = False) -> None:
+        """Stage p's readings and keep p until they are safe; a full batch is sealed at once.
+        held: its readings may leave for the broker only once its frame counter is on disk."""
         if p.readings:
-            p.token = self.buffer.stage(p.session.dev_eui, now_unix, p.readings)
+            p.token = self.buffer.stage(p.session.dev_eui, now_unix, p.readings, held)
             self._by_token[p.token] = p
+            if held:
+                self._held.append(p.token)
+                if self._held_since is None:
+                    self._held_since = p.received_mono
         self._pending.append(p)
         if len(self._pending) >= self.batch_size:
             self.seal(True, False)
@@ -138,6 +146,8 @@ class PendingUplinks:
             ats.append(self._pending[0].received_mono + self.deadline_s)
         if self._dirty_since is not None:
             ats.append(self._dirty_since + self.counter_deadline_s)
+        if self._held_since is not None:
+            ats.append(self._held_since + self.deadline_s)
         if not ats:
             return None
         return self._retry_at if self._force else max(min(ats), self._retry_at)
@@ -149,7 +159,9 @@ class PendingUplinks:
         if at is None or now_mono < at:
             return
         overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.deadline_s
-        counters = self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s
+        counters = (self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s) or (
+            self._held_since is not None and now_mono >= self._held_since + self.deadline_s
+        )
         self.seal(self._force or overdue, self._force or counters)
 
     def seal(self, readings: bool, counters: bool) -> None:
@@ -165,14 +177,18 @@ class PendingUplinks:
                 counters = True
                 self._dirty[id(p.session)] = p.session
         sessions: list[Session] = []
+        offer: list[int] = []
         if counters:
             sessions = list(self._dirty.values())
             self._dirty, self._dirty_since = {}, None
+            offer, self._held, self._held_since = self._held, [], None
         if not batch and not sessions:
+            if offer:
+                self.buffer.offer(offer)  # their counters went with an earlier write
             return
         rows = self.registry.counter_rows(sessions)
         items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch]
-        self.committer.submit(Job(batch, rows, items, sessions=sessions))
+        self.committer.submit(Job(batch, rows, items, sessions=sessions, offer=offer))
 
     def give_back(self, job: Job, now: float) -> int:
         """A failed job's uplinks and counters wait again, retried RETRY_S later; returns how many
@@ -181,6 +197,10 @@ class PendingUplinks:
             self._dirty[id(s)] = s
         if job.sessions and self._dirty_since is None:
             self._dirty_since = now
+        if job.offer:
+            self._held[:0] = job.offer
+            if self._held_since is None:
+                self._held_since = now
         for p in job.batch:
             p.sealed = False
         self._pending.extendleft(reversed(job.batch))

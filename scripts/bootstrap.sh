@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, and does nothing when it is already there:
-# uv (from PyPI), the locked Python environment, the MicroPython VM (npm ci), Node.js and Mosquitto
-# (Debian packages, when missing and we are root). Used by `make` and by .ci/run.
+# uv (from PyPI), the locked Python environment, the MicroPython VM (npm ci), Node.js, Mosquitto,
+# PostgreSQL and Chromium for the platform page tests (Debian packages, when missing and we are
+# root; a stopped PostgreSQL cluster is started).
+# Used by `make` and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +36,32 @@ fi
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   say "installing mosquitto (tests start their own brokers on free ports)"
   apt_install mosquitto
+fi
+
+# PostgreSQL for the platform ingest (tests create and drop their own databases on 127.0.0.1:5432
+# as user postgres without a password). Installed and opened to loopback only when we install it:
+# an existing server is left as it is.
+if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ ! -d /usr/lib/postgresql ]; then
+  say "installing PostgreSQL (platform ingest tests use 127.0.0.1:5432, user postgres)"
+  apt_install postgresql
+  hba=$(ls /etc/postgresql/*/main/pg_hba.conf | head -n 1)
+  # trust the postgres user from this machine's loopback only, ahead of the packaged rules
+  sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+  ver=$(basename "$(dirname "$(dirname "$hba")")")
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main restart || pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+fi
+if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  pg_lsclusters --no-header | while read -r ver name _port status _; do
+    if [ "$status" != "online" ]; then
+      say "starting PostgreSQL cluster $ver/$name"
+      pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start
+    fi
+  done
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (the platform page's tests drive it headless through playwright-core)"
+  apt_install chromium
 fi
 
 uv sync --frozen --quiet

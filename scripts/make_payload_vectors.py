@@ -64,6 +64,44 @@ DECODE_ERRORS = [
     ("varint-too-long", "20ffffffffff7f", "FrameCorrupt"),
 ]
 RELATIVE_WITHOUT_REF = ("relative-without-ref", "RefError")
+# Corrupt frames that need a ref: (name, hex, ref, error)
+DECODE_ERRORS_REL = [
+    ("first-seq-over-2^32", "30050000", {"seq": 4294967295, "t": T}, "FrameCorrupt"),
+    ("age-before-epoch", "30000080010000", {"seq": 0, "t": 100}, "FrameCorrupt"),
+    ("varint-over-32-bits", "20ffffffff1f", None, "FrameCorrupt"),
+    ("trailing-bytes-after-empty-reading", "3000000000ff", {"seq": 0, "t": T}, "FrameCorrupt"),
+    ("bitmap-of-4-bytes", "300000008080807f", {"seq": 0, "t": T}, "FrameCorrupt"),
+    ("ref-seq-over-2^32", "30000000", {"seq": 4294967296, "t": T}, "RefError"),
+]
+
+# Frames an encoder never writes but a decoder must read: the seq window edges of docs/payload.md
+# (name, note, hex, ref)
+DECODE_ONLY = [
+    ("seq-window-floor", "ref.seq 0: low bits ffff are seq 65535 (the window starts at 0, never below)",
+     "30ffff0000", {"seq": 0, "t": T}),
+    ("seq-window-low-ref", "ref.seq 100: low bits fde8 are 65000, not -536",
+     "30e8fd0000", {"seq": 100, "t": T}),
+    ("seq-window-bottom", "ref.seq 40000: window [7232, 72768), low bits 1c40 are 7232",
+     "30401c0000", {"seq": 40000, "t": T}),
+    ("seq-window-top", "ref.seq 40000: low bits 1c3f are 72767 (7231 would be outside)",
+     "303f1c0000", {"seq": 40000, "t": T}),
+    ("seq-window-top-of-u32", "ref.seq 2^32-1: low bits ffff are 4294967295",
+     "30ffff0000", {"seq": 4294967295, "t": T}),
+]  # fmt: skip
+
+# Half-way and band values of docs/payload.md "Rounding": (name, reading without seq/t)
+ROUNDING = [
+    ("pm-half-way", {"pm2_5": 0.15}),  # x = 1.5 -> 2
+    ("pm-half-way-high", {"pm10": 4999.95}),  # x = 49999.5 -> 50000
+    ("temperature-negative-half-way", {"temperature": -40.925}),  # x = -4092.5 -> -4093
+    ("temperature-below-band", {"temperature": 21.374843}),  # x = 2137.4843 -> 2137
+    ("temperature-in-band", {"temperature": 21.374844}),  # x = 2137.4844 >= 2137 + 31/64 -> 2138
+    ("humidity-quarter", {"humidity": 0.25}),  # x = 0.5 -> 1
+    ("laeq-half-way", {"laeq": 55.45}),  # x = 554.5 -> 555
+    ("pressure-half-way", {"pressure": 101325}),  # x = 10132.5 -> 10133
+    ("count-half", {"count_in": 16.5}),  # x = 16.5 -> 17
+    ("temperature-minus-zero", {"temperature": -0.004}),  # x = -0.4 -> 0
+]
 
 ENCODE_ERRORS = [
     ("unknown-name", [{"seq": 1, "t": T, "pm25": 3.0}], None, "UnknownQuantity"),
@@ -74,6 +112,10 @@ ENCODE_ERRORS = [
     ("seventeen-readings", [{"seq": i, "t": T + i} for i in range(17)], None, "PayloadError"),
     ("seq-far-from-ref", [{"seq": 40000, "t": T}], {"seq": 0, "t": T}, "RefError"),
     ("time-after-ref", [{"seq": 1, "t": T + 10}], {"seq": 1, "t": T}, "RefError"),
+    ("seq-above-encoder-window", [{"seq": 65535, "t": T}], {"seq": 0, "t": T}, "RefError"),
+    ("seq-over-2^32", [{"seq": 4294967296, "t": T}], None, "PayloadError"),
+    ("pm-over-range", [{"seq": 1, "t": T, "pm2_5": 5000.05}], None, "ValueOutOfRange"),
+    ("value-not-a-number", [{"seq": 1, "t": T, "laeq": "loud"}], None, "ValueOutOfRange"),
 ]
 
 
@@ -83,15 +125,27 @@ def build():
         data = p.encode(readings, ref)
         vectors.append({"name": name, "note": note, "ref": ref, "readings": p.decode(data, ref), "hex": data.hex()})
     decode_errors = [{"name": n, "hex": h, "ref": None, "error": e} for n, h, e in DECODE_ERRORS]
+    decode_errors += [{"name": n, "hex": h, "ref": ref, "error": e} for n, h, ref, e in DECODE_ERRORS_REL]
     decode_errors.append(
         {"name": RELATIVE_WITHOUT_REF[0], "hex": vectors[0]["hex"], "ref": None, "error": RELATIVE_WITHOUT_REF[1]}
     )
     encode_errors = [{"name": n, "readings": r, "ref": ref, "error": e} for n, r, ref, e in ENCODE_ERRORS]
+    decode_only = [
+        {"name": n, "note": note, "ref": ref, "hex": h, "readings": p.decode(bytes.fromhex(h), ref)}
+        for n, note, h, ref in DECODE_ONLY
+    ]
+    rounding = []
+    for name, values in ROUNDING:
+        reading = dict(values, seq=1, t=T)
+        data = p.encode(reading)
+        rounding.append({"name": name, "reading": reading, "hex": data.hex(), "decoded": p.decode(data)[0]})
     return {
         "comment": "edge node payload v1 (docs/payload.md): decode(hex, ref) == readings, encode(readings, ref) == hex",
         "vectors": vectors,
         "decode_errors": decode_errors,
         "encode_errors": encode_errors,
+        "decode_only": decode_only,
+        "rounding": rounding,
     }
 
 

@@ -26,12 +26,14 @@ import threading
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import cbor2
 
 from edge import vocab
-from gateway.forward.senml import at_resolution
+from edge.payload import ROUNDING_BAND, to_steps
+from gateway.forward.senml import from_published
 
 CONTENT_TYPE = "application/senml+cbor"
 _EUI = re.compile(r"[0-9a-fA-F]{16}")
@@ -46,7 +48,7 @@ class SenmlError(ValueError):
 class Value:
     name: str  # resolved name
     t: float  # resolved time, unix seconds
-    v: float
+    v: int | float | Decimal  # exact: bv + v in decimal arithmetic (tag-4 values arrive as Decimal)
     unit: str | None
 
 
@@ -73,11 +75,13 @@ def decode_pack(data: bytes) -> list[Value]:
         if not isinstance(bn, str) or not isinstance(n, str):
             raise SenmlError("names must be text")
         name = bn + n
-        if isinstance(v, bool) or not isinstance(v, int | float) or not isinstance(t, int | float):
+        if isinstance(v, bool) or not isinstance(v, int | float | Decimal) or not isinstance(t, int | float):
             raise SenmlError("name must be text, value and time numbers")
-        if not isinstance(bt, int | float) or not isinstance(bv, int | float):
+        if not isinstance(bt, int | float) or not isinstance(bv, int | float | Decimal):
             raise SenmlError("base time and base value must be numbers")
-        out.append(Value(name, bt + t, bv + v, rec.get(U, bu)))
+        if not Decimal(v).is_finite() or not Decimal(bv).is_finite():
+            raise SenmlError("values must be finite")
+        out.append(Value(name, bt + t, Decimal(bv) + Decimal(v) if bv else v, rec.get(U, bu)))
     return out
 
 
@@ -135,9 +139,9 @@ class Verdict:
 
 
 def _steps(quantity: str, value: float) -> int:
-    """A value in wire steps, rounded half away from zero as the node payload codec does."""
-    x = value / vocab.resolution(quantity)
-    return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
+    """A value in wire steps, rounded as the node payload codec does (docs/payload.md "Rounding")."""
+    q = vocab.BY_NAME[quantity]
+    return to_steps(value, q[4], q[5])
 
 
 class Ledger:
@@ -214,11 +218,12 @@ class Ledger:
                     self.unrecognised += 1
                     continue
                 key = (node, parts[1], v.t)
-                self._values_seen.add((node, parts[1], _steps(parts[1], v.v)))
+                value = from_published(parts[1], v.v, v.unit)  # exact: no rounding (docs/platform.md)
+                self._values_seen.add((node, parts[1], _steps(parts[1], value)))
                 if key in self.arrivals:
                     self.duplicates += 1
                     continue
-                self.arrivals[key] = at_resolution(parts[1], v.v)  # as docs/platform.md tells consumers
+                self.arrivals[key] = value
                 rkey = self._by_time.get((node, v.t))
                 if rkey is not None and parts[1] in self.readings[rkey].values:
                     self._got[rkey] += 1
@@ -248,7 +253,8 @@ class Ledger:
                 if present and len(present) == len(keys):
                     out.delivered_unique += 1
                     for k in keys:
-                        if abs(self.arrivals[k] - r.values[k[1]]) > vocab.resolution(k[1]) * 0.51 + 1e-9:
+                        # the node rounds to its step with an error of at most ROUNDING_BAND steps
+                        if abs(self.arrivals[k] - r.values[k[1]]) > vocab.resolution(k[1]) * ROUNDING_BAND + 1e-9:
                             out.wrong_values += 1
                             if len(out.wrong) < example_limit:
                                 example = {"node": node, "seq": seq, "t": r.t, "quantity": k[1]}

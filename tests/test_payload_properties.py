@@ -31,7 +31,8 @@ def frames(draw):
     use_ref = draw(st.booleans())
     ref = None
     if use_ref:
-        ref = {"seq": max(0, seq0 + draw(st.integers(-32768, 32767))), "t": t + draw(st.integers(0, 10**5))}
+        ref_seq = min(2**32 - 1, max(0, seq0 + draw(st.integers(-32768, 32767))))  # a ref seq is a u32 too
+        ref = {"seq": ref_seq, "t": t + draw(st.integers(0, 10**5))}
         if not -32768 <= seq0 - ref["seq"] < 32768:
             ref = None
     return readings, ref

@@ -8,6 +8,7 @@ key: 0 n, 1 u, 2 v, 6 t, then -1 bver (0x20), -2 bn (0x21), -3 bt (0x22), -4 bu 
 
 import struct
 from collections.abc import Callable
+from decimal import Decimal
 
 _F16 = struct.Struct(">e")
 _F32 = struct.Struct(">f")
@@ -44,10 +45,15 @@ def text(s: str) -> bytes:
     return head(3, len(b)) + b
 
 
-def number(v: float | int) -> bytes:
-    """Shortest exact CBOR form of v (an int, or the shortest float that is exactly v)."""
+def number(v: float | int | Decimal) -> bytes:
+    """Shortest exact CBOR form of v: an int; the shortest float that is exactly v; a Decimal as a
+    decimal fraction, tag 4 [exponent, mantissa] (RFC 8949 section 3.4.4), as cbor2 writes it."""
     if isinstance(v, int):
         return integer(v)
+    if isinstance(v, Decimal):
+        sign, digits, e = v.as_tuple()
+        m = int("".join(map(str, digits)))
+        return b"\xc4\x82" + integer(int(e)) + integer(-m if sign else m)
     try:
         b = _F16.pack(v)
         if _F16.unpack(b)[0] == v:
@@ -66,7 +72,7 @@ def number(v: float | int) -> bytes:
 class ValueCache:
     """Encoded values per (quantity, value): readings repeat values at their resolution."""
 
-    def __init__(self, compact: Callable[[str, float], float | int], limit: int = 200_000) -> None:
+    def __init__(self, compact: Callable[[str, float], float | int | Decimal], limit: int = 200_000) -> None:
         self._compact = compact
         self._limit = limit
         self._cache: dict[tuple[str, float], bytes] = {}

@@ -1,9 +1,10 @@
 """Readings to a SenML pack (RFC 8428) in deterministic CBOR, as small as SenML allows.
 
-Names: the base name of a device is ``urn:dev:eui:<dev_eui>:`` and the resolved name of a value is
-that plus the quantity name of edge.vocab, e.g. ``urn:dev:eui:70b3d57ed0000001:pm2_5``. Times are
-absolute unix seconds after resolution (bt + t). Resolved name and time are unique within what a
-gateway sends: the platform's de-duplication key (RFC 8428 section 4.5).
+Names: the base name of a device is ``urn:dev:mac:<dev_eui>:`` (RFC 9039 section 4.1: an EUI-64
+is a ``mac`` device URN) and the resolved name of a value is that plus the quantity name of
+edge.vocab, e.g. ``urn:dev:mac:70b3d57ed0000001:pm2_5``. Times are absolute unix seconds after
+resolution (bt + t). Resolved name and time are unique within what a gateway sends: the platform's
+de-duplication key (RFC 8428 section 4.5).
 
 Two record layouts, both plain SenML, chosen per device and batch: series when the device has more
 than SERIES_ALWAYS_ABOVE readings in the message, otherwise whichever is shorter:
@@ -12,23 +13,25 @@ than SERIES_ALWAYS_ABOVE readings in the message, otherwise whichever is shorter
 - readings: a first record {bn: device prefix, bt: t0}, then per value {n, u, v} with t relative
   to bt when the reading's time differs; best for live traffic (one reading per device).
 
-Units come from edge.vocab. µg/m³ is the secondary unit ``ug/m3`` of RFC 8798, so a pack holding
-one carries bver 26 (RFC 9100: base version 10 plus feature code 4, secondary units).
+Units: SenML primary units only (RFC 8428 section 12.1). edge.vocab keeps PM in ug/m3, a secondary
+unit that RFC 9100 section 4 allows in ``u`` but not in ``bu``: it is published as kg/m3, the
+decimal exponent shifted by -9, which costs no byte. Packs therefore carry no bver (version 10).
 
-Values: integers when integral; otherwise the shortest IEEE float (16, 32 or 64 bit) whose
-value, rounded to the quantity's resolution, gives back the stored value. A float32 such as
-21.3700008 stands for 21.37 (resolution 0.01): consumers round to the resolution of
-docs/platform.md. Deterministic encoding: CBOR core deterministic encoding (RFC 8949 section 4.2:
-shortest forms, map keys in bytewise order of their encodings), so equal input gives equal bytes.
+Values are exact (RFC 8428 section 6: a value converts to the same double as its decimal): the
+value at the quantity's resolution, as an integer when integral, else the shortest float that is
+exactly it (48.5), else a decimal fraction, CBOR tag 4 [exponent, mantissa] (RFC 8949 section
+3.4.4) with a mantissa not divisible by 10. Deterministic encoding: CBOR core deterministic
+encoding (RFC 8949 section 4.2: shortest forms, map keys in bytewise order of their encodings), so
+equal input gives equal bytes.
 """
 
-import math
-import struct
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 import cbor2
 
 from edge import vocab
+from edge.payload import to_steps
 from gateway.forward import fastcbor
 
 BVER = -1
@@ -40,13 +43,35 @@ U = 1
 V = 2
 T = 6
 
-SECONDARY_UNITS = frozenset({"ug/m3"})  # RFC 8798
-BVER_SECONDARY_UNITS = 26  # RFC 9100: 10 | (1 << 4)
+# For SenML-JSON written with a unit per record (fieldtools): RFC 8798 secondary units are allowed in
+# u, never in bu, and a pack using one declares version 26 (RFC 9100 section 4: 10 + feature 4).
+SECONDARY_UNITS = frozenset({"ug/m3"})
+BVER_SECONDARY_UNITS = 26
 CONTENT_TYPE = "application/senml+cbor"
 SERIES_ALWAYS_ABOVE = 4  # with more readings of a device in a message, series is shorter: skip the comparison
 
 Reading = tuple[int, int, dict[str, float]]  # (seq, t, values), as the buffer returns them
 _ORDER = {name: i for i, name in enumerate(vocab.NAMES)}
+
+# Published SenML unit and decimal exponent shift of a vocab unit that is not a SenML primary unit.
+_PRIMARY = {"ug/m3": ("kg/m3", -9)}  # RFC 8798 section 5: ug/m3 = 1e-9 kg/m3
+# The name prefix gateways published before RFC 9039 names; docs/platform.md says until when
+# consumers accept it.
+OLD_PREFIX = "urn:dev:eui:"
+PREFIX = "urn:dev:mac:"
+
+
+def _scale(q: tuple) -> tuple[int, int]:
+    """(factor, exponent) with value = raw * factor * 10**exponent in the published unit: the
+    smallest k with den dividing num * 10**k gives factor num * 10**k / den, exponent -k."""
+    num, den = q[4], q[5]
+    k = 0
+    while num * 10**k % den:
+        k += 1
+    return num * 10**k // den, -k + _PRIMARY.get(q[1], ("", 0))[1]
+
+
+_SCALE = {q[0]: _scale(q) for q in vocab.QUANTITIES}
 
 
 def _by_time(r: Reading) -> int:
@@ -54,31 +79,50 @@ def _by_time(r: Reading) -> int:
 
 
 def base_name(dev_eui: str) -> str:
-    return "urn:dev:eui:%s:" % dev_eui
+    return PREFIX + dev_eui + ":"
 
 
-def compact_value(name: str, value: float) -> float | int:
-    """The shortest number that still identifies value at the quantity's resolution."""
-    if value == int(value) and abs(value) < 2**53:
-        return int(value)
-    step = vocab.resolution(name) if name in vocab.BY_NAME else 0.0
-    if step:
-        for fmt in ("e", "f"):
-            try:
-                short = struct.unpack(fmt, struct.pack(fmt, value))[0]
-            except OverflowError:
-                continue
-            if math.isfinite(short) and abs(short - value) < step / 20:
-                return short
-    return value
+def canonical_name(name: str) -> str:
+    """A resolved name with the pre-RFC 9039 prefix mapped to the current one (transition)."""
+    return PREFIX + name[len(OLD_PREFIX) :] if name.startswith(OLD_PREFIX) else name
 
 
-def at_resolution(name: str, value: float) -> float:
-    """What a consumer does with a received value: round it to the quantity's resolution."""
+def unit(name: str) -> str:
+    """The SenML unit a quantity is published in."""
+    u = vocab.unit(name)
+    return _PRIMARY[u][0] if u in _PRIMARY else u
+
+
+def raw_value(name: str, value: float) -> int:
+    """The stored value as a count of resolution steps (the node payload's rounding)."""
     q = vocab.BY_NAME[name]
-    x = value * q[5] / q[4]
-    raw = int(x + 0.5) if x >= 0 else -int(0.5 - x)
-    return raw * q[4] / q[5]
+    return to_steps(value, q[4], q[5])
+
+
+def exact_value(name: str, value: float) -> int | float | Decimal:
+    """The value at the quantity's resolution, in its published unit, in the first exact form of
+    docs/platform.md: integer, else a float that is exactly it, else a decimal fraction."""
+    factor, e = _SCALE[name]
+    m = raw_value(name, value) * factor
+    while e < 0 and m and m % 10 == 0:
+        m //= 10
+        e += 1
+    if not m:
+        return 0
+    if e >= 0:
+        return m * 10**e
+    if m % 5**-e == 0:  # m / 10**-e is a binary fraction: an exact float (integer division rounds right)
+        return m / 10**-e
+    return Decimal(m).scaleb(e)
+
+
+def from_published(name: str, value: int | float | Decimal, published_unit: str | None) -> float:
+    """A received value back in its vocab unit, as the nearest float: what a consumer stores."""
+    u = vocab.unit(name)
+    d = Decimal(value)
+    if u in _PRIMARY and published_unit == _PRIMARY[u][0]:
+        d = d.scaleb(-_PRIMARY[u][1])
+    return float(d)
 
 
 def _series(dev_eui: str, readings: Sequence[Reading]) -> list[dict[int, object]]:
@@ -91,9 +135,9 @@ def _series(dev_eui: str, readings: Sequence[Reading]) -> list[dict[int, object]
         t0 = points[0][0]
         first = True
         for t, value in points:
-            v = compact_value(name, value)
+            v = exact_value(name, value)
             if first:
-                records.append({BN: prefix + name, BU: vocab.unit(name), BT: t0, V: v})
+                records.append({BN: prefix + name, BU: unit(name), BT: t0, V: v})
                 first = False
             else:
                 records.append({T: t - t0, V: v})
@@ -107,7 +151,7 @@ def _by_reading(dev_eui: str, readings: Sequence[Reading]) -> list[dict[int, obj
         for name in vocab.NAMES:
             if name not in values:
                 continue
-            rec: dict[int, object] = {N: name, U: vocab.unit(name), V: compact_value(name, values[name])}
+            rec: dict[int, object] = {N: name, U: unit(name), V: exact_value(name, values[name])}
             if t != t0:
                 rec[T] = t - t0
             if not records:
@@ -147,16 +191,8 @@ def _unique(readings: Sequence[Reading]) -> list[Reading]:
 def reference_pack(groups: Iterable[tuple[str, Sequence[Reading]]]) -> bytes:
     """The pack built as dicts and encoded by cbor2 (canonical): the reference the fast encoder matches."""
     records: list[dict[int, object]] = []
-    units: set[str] = set()
     for dev_eui, readings in groups:
-        recs = device_records(dev_eui, readings)
-        for r in recs:
-            for key in (U, BU):
-                if key in r:
-                    units.add(str(r[key]))
-        records += recs
-    if records and units & SECONDARY_UNITS:
-        records[0][BVER] = BVER_SECONDARY_UNITS
+        records += device_records(dev_eui, readings)
     return _dumps(records)
 
 
@@ -164,26 +200,23 @@ class PackEncoder:
     """Encodes packs straight to bytes, identical to reference_pack; keep one per forwarder."""
 
     def __init__(self) -> None:
-        self.cache = fastcbor.ValueCache(compact_value)
+        self.cache = fastcbor.ValueCache(exact_value)
 
     def encode(self, groups: Iterable[tuple[str, Sequence[Reading]]]) -> bytes:
         cleaned = [(dev, _unique(rs)) for dev, rs in groups]
-        kept = [(dev, rs) for dev, rs in cleaned if rs]
-        bver = any(
-            vocab.BY_NAME[name][1] in SECONDARY_UNITS for _, rs in kept for _, _, values in rs for name in values
-        )
         records: list[bytes] = []
-        for dev_eui, readings in kept:
-            mark = bver and not records
-            a = self._series(dev_eui, readings, mark)
+        for dev_eui, readings in cleaned:
+            if not readings:
+                continue
+            a = self._series(dev_eui, readings)
             if len(readings) > SERIES_ALWAYS_ABOVE:
                 records += a
                 continue
-            b = self._by_reading(dev_eui, readings, mark)
+            b = self._by_reading(dev_eui, readings)
             records += a if sum(map(len, a)) <= sum(map(len, b)) else b
         return fastcbor.head(4, len(records)) + b"".join(records)
 
-    def _series(self, dev_eui: str, readings: list[Reading], bver: bool) -> list[bytes]:
+    def _series(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
         c = self.cache
         out: list[bytes] = []
         prefix = base_name(dev_eui)
@@ -198,20 +231,15 @@ class PackEncoder:
         for name in sorted(series, key=_ORDER.__getitem__):
             points = series[name]
             t0 = points[0][0]
-            v0 = c.value(name, points[0][1])
-            first = [b"\xa4" if not bver else b"\xa5", fastcbor.K_V, v0]
-            if bver:
-                first += [fastcbor.K_BVER, fastcbor.integer(BVER_SECONDARY_UNITS)]
-                bver = False
-            first += [fastcbor.K_BN, c.text(prefix + name), fastcbor.K_BT, fastcbor.integer(t0),
-                      fastcbor.K_BU, c.text(vocab.unit(name))]  # fmt: skip
-            out.append(b"".join(first))
+            out.append(b"".join((b"\xa4", fastcbor.K_V, c.value(name, points[0][1]), fastcbor.K_BN,
+                                 c.text(prefix + name), fastcbor.K_BT, fastcbor.integer(t0),
+                                 fastcbor.K_BU, c.text(unit(name)))))  # fmt: skip
             value_of = c.value
             integer = fastcbor.integer
             out += [b"\xa2\x02" + value_of(name, v) + b"\x06" + integer(t - t0) for t, v in points[1:]]
         return out
 
-    def _by_reading(self, dev_eui: str, readings: list[Reading], bver: bool) -> list[bytes]:
+    def _by_reading(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
         c = self.cache
         out: list[bytes] = []
         t0 = min(t for _, t, _ in readings)
@@ -219,13 +247,11 @@ class PackEncoder:
             for name in vocab.NAMES:
                 if name not in values:
                     continue
-                parts = [fastcbor.K_N, c.text(name), fastcbor.K_U, c.text(vocab.unit(name)),
+                parts = [fastcbor.K_N, c.text(name), fastcbor.K_U, c.text(unit(name)),
                          fastcbor.K_V, c.value(name, values[name])]  # fmt: skip
                 if t != t0:
                     parts += [fastcbor.K_T, fastcbor.integer(t - t0)]
                 if not out:
-                    if bver:
-                        parts += [fastcbor.K_BVER, fastcbor.integer(BVER_SECONDARY_UNITS)]
                     parts += [fastcbor.K_BN, c.text(base_name(dev_eui)), fastcbor.K_BT, fastcbor.integer(t0)]
                 out.append(fastcbor.head(5, len(parts) // 2) + b"".join(parts))
         return out
@@ -241,12 +267,13 @@ def count_values(groups: Iterable[tuple[str, Sequence[Reading]]]) -> int:
 
 
 def resolve(pack: bytes) -> list[tuple[str, float, object, str | None]]:
-    """(resolved name, time, value, unit) of every record: a reference resolver (RFC 8428 section 4.6)."""
+    """(resolved name, time, value, unit) of every record: a reference resolver (RFC 8428 section
+    4.6), names of the pre-RFC 9039 form mapped to the current one."""
     out = []
     bn, bt, bu = "", 0.0, None
     for rec in cbor2.loads(pack):
         bn = rec.get(BN, bn)
         bt = rec.get(BT, bt)
         bu = rec.get(BU, bu)
-        out.append((bn + rec.get(N, ""), bt + rec.get(T, 0), rec.get(V), rec.get(U, bu)))
+        out.append((canonical_name(bn + rec.get(N, "")), bt + rec.get(T, 0), rec.get(V), rec.get(U, bu)))
     return out

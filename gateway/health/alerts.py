@@ -20,6 +20,7 @@ from gateway.config import AlertsSection
 
 EVENT_HOLD_S = 3600.0
 PM = ("pm1", "pm2_5", "pm4", "pm10")
+MAX_NAMED = 5  # devices named in one readings_evicted alert
 _WINDOW = 15  # recent values kept per device and quantity for the spike test
 
 
@@ -143,6 +144,7 @@ class AlertEngine:
         disk_fraction: float | None = None,
         disconnected_since: float | None = None,
         evicted: dict[str, int] | None = None,
+        disk_full: bool | None = None,
     ) -> list[Alert]:
         out: list[Alert] = []
         for eui, d in self.devices.items():
@@ -167,9 +169,21 @@ class AlertEngine:
                                message="broker unreachable for %.0f s" % (now - disconnected_since))  # fmt: skip
         elif disconnected_since is None:
             out += self._clear("backhaul_down", "broker", now, "broker reachable again")
-        for eui, n in (evicted or {}).items():
-            msg = "%d readings of %s evicted (quota or age)" % (n, eui)
-            out.append(Alert("readings_evicted", "raised", int(now), msg, device=eui, count=n))
+        if disk_full:
+            msg = "disk full: oldest readings evicted to keep receiving, counter file writes skipped"
+            out += self._raise("disk_full", "disk", now, message=msg)
+        elif disk_full is not None:
+            out += self._clear("disk_full", "disk", now, "disk no longer full")
+        if evicted:  # one alert per check, however many devices lost readings
+            n = sum(evicted.values())
+            worst = sorted(evicted, key=lambda eui: -evicted[eui])
+            msg = "%d readings of %d devices evicted (quota, age or full disk), most of %s" % (
+                n,
+                len(evicted),
+                ", ".join(worst[:MAX_NAMED]),
+            )
+            out.append(Alert("readings_evicted", "raised", int(now), msg, device=worst[0] if len(worst) == 1 else None,
+                             count=n))  # fmt: skip
         return out
 
     # -- helpers -------------------------------------------------------------------------------------

@@ -44,6 +44,20 @@ def test_vectors_decode_to_the_same_readings():
             assert isinstance(r["seq"], int) and isinstance(r["t"], int)
 
 
+def test_seq_window_edges_decode_as_documented():
+    data = read_json(VECTORS)
+    assert len(data["decode_only"]) >= 4
+    for v in data["decode_only"]:
+        got = payload.decode(bytes.fromhex(v["hex"]), v["ref"])
+        assert _same_readings(got, v["readings"]), "%s: %r" % (v["name"], got)
+
+
+def test_half_way_and_band_values_encode_to_the_vector_bytes():
+    for v in read_json(VECTORS)["rounding"]:
+        got = _hex(payload.encode(v["reading"]))
+        assert got == v["hex"], "%s: %s != %s" % (v["name"], got, v["hex"])
+
+
 def test_corrupt_frames_raise_the_documented_error():
     for e in read_json(VECTORS)["decode_errors"]:
         with raises(payload.PayloadError) as info:
@@ -122,3 +136,10 @@ def test_largest_possible_frame_fits_max_frame_bytes():
         rs.append(r)
     n = len(payload.encode(rs))
     assert payload.MAX_FRAME_BYTES - 40 < n <= payload.MAX_FRAME_BYTES
+
+
+def test_is_relative_tells_frames_sent_against_a_ref():
+    r = {"seq": 7, "t": 1763800000, "pm2_5": 1.5}
+    assert payload.is_relative(payload.encode([r], {"seq": 7, "t": 1763800060}))
+    assert not payload.is_relative(payload.encode([r]))
+    assert not payload.is_relative(b"")

@@ -101,7 +101,7 @@ def test_flash_cycle_restart_and_log_download(tmp_path):
         r = edge("device", "logs", "--port", board.port, "--out", str(out_json), "--from", "2", "--to", "2")
         assert r.returncode == 0, r.stderr
         pack = json.loads(out_json.read_text())
-        assert pack[0]["bn"] == "urn:dev:eui:70b3d57ed0000042:" and pack[0]["bver"] == 26
+        assert pack[0]["bn"] == "urn:dev:mac:70b3d57ed0000042:" and pack[0]["bver"] == 26
         names = {rec["n"] for rec in pack}
         assert {"pm2_5", "pm10", "temperature", "humidity"} <= names
         assert all(pack[0]["bt"] + rec["t"] == int(rows[1]["t"]) for rec in pack)

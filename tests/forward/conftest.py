@@ -25,8 +25,8 @@ def dedup(messages):
         if topic.endswith("/up/deflate"):
             topic, payload = topic[: -len("/deflate")], zlib.decompress(payload)
         if topic.endswith("/up"):
-            for name, t, v, _ in senml.resolve(payload):
-                out[(name, t)] = senml.at_resolution(name.rsplit(":", 1)[1], v)
+            for name, t, v, unit in senml.resolve(payload):
+                out[(name, t)] = senml.from_published(name.rsplit(":", 1)[1], v, unit)
     return out
 
 

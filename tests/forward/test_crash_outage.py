@@ -44,7 +44,7 @@ def sent_values(dev_eui, fcnt):
 
 def expected_keys(dev_eui, fcnt):
     t, values = sent_values(dev_eui, fcnt)
-    return {("urn:dev:eui:%s:%s" % (dev_eui, q), t): v for q, v in values.items()}
+    return {("urn:dev:mac:%s:%s" % (dev_eui, q), t): v for q, v in values.items()}
 
 
 def write_config(tmp_path, broker, udp_port):
@@ -139,7 +139,7 @@ def on_disk(cfg):
             for row in c.rows:
                 for _, t, values in row.readings:
                     for q, v in values.items():
-                        out[("urn:dev:eui:%s:%s" % (row.dev_eui, q), t)] = v
+                        out[("urn:dev:mac:%s:%s" % (row.dev_eui, q), t)] = v
     finally:
         buf._db.close()  # no flush, no checkpoint: leave the file as the crash left it
         buf._db = None

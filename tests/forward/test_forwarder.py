@@ -67,7 +67,7 @@ def test_live_readings_overtake_the_backlog(tmp_path, running):
         assert wait(lambda: f.stats.forwarded_readings >= 400)
         live = Reading("70b3d57ed00000ff", 1, 1763900000, {"temperature": 19.5})
         buf.commit_local([live])
-        key = ("urn:dev:eui:70b3d57ed00000ff:temperature", 1763900000)
+        key = ("urn:dev:mac:70b3d57ed00000ff:temperature", 1763900000)
         assert wait(lambda: key in dedup(sub.snapshot()), 5)
         assert f.stats.forwarded_readings < 20000 - 2000  # long before the backlog is through
         sub.close()

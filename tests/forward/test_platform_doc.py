@@ -2,7 +2,10 @@
 
 import re
 import zlib
+from decimal import Decimal
 from pathlib import Path
+
+import cbor2
 
 from gateway.forward import senml
 
@@ -25,7 +28,7 @@ def consumer():
 
 def test_example_consumer_keeps_each_reading_once(capsys):
     ns = consumer()
-    a = [(i, 1763800000 + 60 * i, {"pm2_5": 12.3 + i / 10, "temperature": 21.37, "humidity": 48.5}) for i in range(30)]
+    a = [(i, 1763800000 + 60 * i, {"pm2_5": (123 + i) / 10, "temperature": 21.37, "humidity": 48.5}) for i in range(30)]
     b = [(1, 1763800000, {"pressure": 101320.0, "count_in": 17.0, "laeq": 55.4})]
     packs = [senml.encode_pack([("70b3d57ed0000001", a[:20])]), senml.encode_pack([("70b3d57ed0000001", a[15:])])]
     packs.append(senml.encode_pack([("70b3d57ed0000002", b)]))
@@ -37,6 +40,15 @@ def test_example_consumer_keeps_each_reading_once(capsys):
     for dev, rs in (("70b3d57ed0000001", a), ("70b3d57ed0000002", b)):
         for _, t, values in rs:
             for q, v in values.items():
-                want[("urn:dev:eui:%s:%s" % (dev, q), t)] = round(v, 2)
+                want[("urn:dev:mac:%s:%s" % (dev, q), t)] = Decimal(str(v))  # exactly the reading
     assert seen == want
     assert len(capsys.readouterr().out.splitlines()) == len(want)
+
+
+def test_example_consumer_accepts_the_old_names_as_the_same_key():
+    ns = consumer()
+    old = cbor2.dumps([{-2: "urn:dev:eui:70b3d57ed0000001:temperature", -3: 1763800000, -4: "Cel", 2: 21.5}])
+    new = senml.encode_pack([("70b3d57ed0000001", [(1, 1763800000, {"temperature": 21.5})])])
+    ns["on_message"](None, None, Msg(old))
+    ns["on_message"](None, None, Msg(new))
+    assert ns["seen"] == {("urn:dev:mac:70b3d57ed0000001:temperature", 1763800000): Decimal("21.5")}

@@ -1,6 +1,11 @@
-"""SenML-CBOR packs: RFC 8428 resolution, integer labels, deterministic bytes, units, value precision."""
+"""SenML-CBOR packs: RFC 8428 resolution, integer labels, deterministic bytes, units, exact values."""
+
+import re
+from decimal import Decimal
+from fractions import Fraction
 
 import cbor2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,22 +25,28 @@ def test_resolved_names_times_and_units_cover_every_value():
     got = senml.resolve(pack)
     assert len(got) == 18
     names = {n for n, _, _, _ in got}
-    assert "urn:dev:eui:%s:pm2_5" % DEV in names and "urn:dev:eui:%s:humidity" % DEV2 in names
+    assert "urn:dev:mac:%s:pm2_5" % DEV in names and "urn:dev:mac:%s:humidity" % DEV2 in names
     for name, t, _, unit in got:
         q = name.rsplit(":", 1)[1]
-        assert unit == vocab.unit(q)
+        assert unit == ("kg/m3" if q == "pm2_5" else vocab.unit(q))
         assert 1763800000 <= t <= 1763800000 + 4 * 60
     keys = [(n, t) for n, t, _, _ in got]
     assert len(set(keys)) == len(keys)  # resolved name + time is unique
 
 
-def test_labels_are_the_integers_of_rfc_8428_and_bver_marks_secondary_units():
-    records = cbor2.loads(senml.encode_pack([(DEV, readings(3))]))
+def test_labels_are_the_integers_of_rfc_8428_and_only_primary_units_so_no_bver():
+    records = cbor2.loads(senml.encode_pack([(DEV, readings(3)), (DEV2, readings(20))]))
     assert all(isinstance(k, int) for r in records for k in r)
-    assert records[0][-1] == 26  # ug/m3 is an RFC 8798 secondary unit: bver 26 (RFC 9100)
-    assert all(-1 not in r for r in records[1:])
-    no_pm = cbor2.loads(senml.encode_pack([(DEV, [(1, 1763800000, {"temperature": 20.5})])]))
-    assert all(-1 not in r for r in no_pm)
+    assert all(-1 not in r for r in records)  # no secondary unit: SenML version 10, bver omitted
+    units = {r[k] for r in records for k in (1, -4) if k in r}
+    assert units == {"kg/m3", "Cel", "%RH"}
+
+
+def test_old_names_map_to_rfc_9039_names():
+    assert senml.canonical_name("urn:dev:eui:70b3d57ed0000001:pm2_5") == "urn:dev:mac:70b3d57ed0000001:pm2_5"
+    assert senml.canonical_name("urn:dev:mac:70b3d57ed0000001:pm2_5") == "urn:dev:mac:70b3d57ed0000001:pm2_5"
+    old = cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % DEV, -3: 5, -4: "ug/m3", 2: 1.5}])
+    assert senml.resolve(old) == [("urn:dev:mac:%s:pm2_5" % DEV, 5, 1.5, "ug/m3")]
 
 
 def test_encoding_is_deterministic_and_canonical():
@@ -50,23 +61,26 @@ def test_live_readings_use_one_record_per_value_and_a_backlog_uses_series():
     assert [r.get(0) for r in one] == ["pm2_5", "temperature", "humidity"]
     many = cbor2.loads(senml.encode_pack([(DEV, readings(20))]))
     assert sum(1 for r in many if -2 in r) == 3  # one base name per quantity
-    assert len(senml.encode_pack([(DEV, readings(20))])) / 60 < 12
+    assert len(senml.encode_pack([(DEV, readings(20))])) / 60 < 13  # 12.85: exact values cost 1 byte more than floats
 
 
 def test_two_readings_with_one_time_give_one_value_per_key():
     pack = senml.encode_pack([(DEV, [(1, 1763800000, {"pm10": 1.0}), (2, 1763800000, {"pm10": 2.0})])])
-    assert [v for _, _, v, _ in senml.resolve(pack)] == [2]
+    assert [v for _, _, v, _ in senml.resolve(pack)] == [Decimal("2e-9")]  # 2 ug/m3 in kg/m3
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(vocab.QUANTITIES), st.integers(-(2**15), 2**16))
-def test_every_value_comes_back_at_its_resolution(q, raw):
+def test_every_value_is_exactly_the_reading(q, raw):
     name, num, den = q[0], q[4], q[5]
-    value = raw * num / den
-    sent = senml.compact_value(name, value)
-    step = num / den
-    assert abs(sent - value) < step / 2
-    assert round(sent / step) * step == value or abs(round(sent / step) * step - value) < 1e-9 * max(1, abs(value))
+    sent = senml.exact_value(name, raw * num / den)  # the float the gateway stores
+    scale = Fraction(1, 10**9) if q[1] == "ug/m3" else 1  # published in kg/m3
+    assert Fraction(sent) == Fraction(raw * num, den) * scale
+    if isinstance(sent, Decimal):  # the decimal-fraction form: normalised, only when nothing shorter is exact
+        _, digits, e = sent.as_tuple()
+        assert isinstance(e, int) and e < 0 and digits[-1] != 0
+        assert float(sent) != sent
+    assert senml.from_published(name, sent, senml.unit(name)) == raw * num / den
 
 
 reading_st = st.tuples(
@@ -89,8 +103,70 @@ def test_fast_encoder_gives_the_bytes_of_canonical_cbor2(groups):
     def scaled(rs):
         out = []
         for seq, t, values in rs:
-            out.append((seq, t, {q: senml.at_resolution(q, raw * vocab.resolution(q)) for q, raw in values.items()}))
+            out.append((seq, t, {q: raw * vocab.BY_NAME[q][4] / vocab.BY_NAME[q][5] for q, raw in values.items()}))
         return out
 
     groups = [(dev, scaled(rs)) for dev, rs in groups]
     assert senml.encode_pack(groups) == senml.reference_pack(groups)
+
+
+# An independent reading of packs, from RFC 8428 and docs/platform.md rather than senml.resolve:
+# section 4.6 resolution (base name, time and unit carry forward; name = bn + n, time = bt + t,
+# unit = u else bu), CBOR tag 4 as RFC 8949 section 3.4.4 (cbor2 gives Decimal), RFC 9039 names.
+PRIMARY_UNITS = {"kg/m3", "dB", "Cel", "%RH", "Pa", "count"}  # of the SenML units registry
+NAME = re.compile(r"urn:dev:mac:[0-9a-f]{16}:([a-z0-9_]+)")
+
+
+def independent_values(pack: bytes) -> dict[tuple[str, int], tuple[Fraction, str]]:
+    records = cbor2.loads(pack, tag_hook=lambda _, tag: pytest.fail("unexpected tag %d" % tag.tag))
+    assert isinstance(records, list) and records
+    out: dict[tuple[str, int], tuple[Fraction, str]] = {}
+    base: dict[int, object] = {}
+    for rec in records:
+        assert set(rec) <= {-1, -2, -3, -4, 0, 1, 2, 6}
+        assert rec.get(-1, 10) == 10  # version 10: no feature beyond RFC 8428
+        base.update({k: rec[k] for k in (-2, -3, -4) if k in rec})
+        name = str(base.get(-2, "")) + rec.get(0, "")
+        assert NAME.fullmatch(name), name
+        unit = rec.get(1, base.get(-4))
+        assert unit in PRIMARY_UNITS
+        v = rec[2]
+        assert isinstance(v, int | float | Decimal) and not isinstance(v, bool)
+        if isinstance(v, float):  # a float only when the value is a binary fraction
+            assert Fraction(v).denominator & (Fraction(v).denominator - 1) == 0
+        if isinstance(v, Decimal):  # a decimal fraction only when nothing shorter is exact
+            assert Fraction(v).denominator % 5 == 0 and v.as_tuple().digits[-1] != 0
+        t = base.get(-3, 0) + rec.get(6, 0)
+        assert (name, t) not in out
+        out[(name, t)] = (Fraction(v), unit)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([DEV, DEV2]), st.lists(reading_st, min_size=1, max_size=25)),
+        min_size=1,
+        max_size=2,
+        unique_by=lambda g: g[0],
+    )
+)
+def test_an_independent_senml_reader_gets_every_reading_exactly(groups):
+    stored = []
+    want = {}
+    for dev, rs in groups:
+        kept = {}
+        for seq, t, values in rs:
+            if t not in kept or seq >= kept[t][0]:
+                kept[t] = (seq, t, values)
+        stored.append((dev, [(s, t, {q: raw * vocab.BY_NAME[q][4] / vocab.BY_NAME[q][5] for q, raw in v.items()})
+                             for s, t, v in kept.values()]))  # fmt: skip
+        for _, t, values in kept.values():
+            for q, raw in values.items():
+                num, den = vocab.BY_NAME[q][4], vocab.BY_NAME[q][5]
+                pm = vocab.unit(q) == "ug/m3"
+                want[("urn:dev:mac:%s:%s" % (dev, q), t)] = (
+                    Fraction(raw * num, den) * (Fraction(1, 10**9) if pm else 1),
+                    "kg/m3" if pm else vocab.unit(q),
+                )
+    assert independent_values(senml.encode_pack(stored)) == want

@@ -4,14 +4,14 @@
 //   node tests/mpvm/run.mjs [--root DIR] [--heap BYTES] script FILE.py   run one script, its stdout passed through
 //
 // The VM has no host filesystem: the project's Python and data files (edge/, drivers/, firmware/,
-// simulator/, hw/, tests/) are copied into its in-memory filesystem under /proj, which goes on sys.path.
+// simulator/, hw/, tests/, docs/ for specs the tests read) are copied into its in-memory filesystem under /proj, which goes on sys.path.
 // Exit code: 0 when every module ran and passed, 1 when a test failed, 2 when the VM could not run.
 import fs from "node:fs";
 import path from "node:path";
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
-const COPIED_DIRS = ["edge", "drivers", "firmware", "simulator", "hw", "tests"];
-const COPIED_EXT = new Set([".py", ".json", ".toml", ".txt", ".csv"]);
+const COPIED_DIRS = ["edge", "drivers", "firmware", "simulator", "hw", "tests", "docs"];
+const COPIED_EXT = new Set([".py", ".json", ".toml", ".txt", ".csv", ".md"]);
 const SKIPPED = new Set(["__pycache__", "node_modules", ".venv", ".git"]);
 
 function parseArgs(argv) {

@@ -1,6 +1,7 @@
 """The platform checker: SenML-CBOR decoding, de-duplication, completeness, over real brokers."""
 
 import time
+from decimal import Decimal
 
 import cbor2
 import paho.mqtt.client as mqtt
@@ -135,13 +136,14 @@ def test_shared_subscription_splits_messages_between_checkers(tmp_path):
         assert not set(leds[0].arrivals) & set(leds[1].arrivals)
 
 
-def test_values_are_compared_as_a_consumer_reads_them_rounded_to_the_resolution():
-    # A sensor's float32 11.9499998 goes on the wire as 11.9 and into SenML as the shortest float
-    # within 1/20 of a step, 11.8984375; a consumer rounds it back to 11.9 (docs/platform.md).
+def test_exact_values_are_read_in_their_published_unit():
+    # A sensor's float32 11.9499998 (11.95 on the host) goes on the wire as 12.0 (docs/payload.md
+    # rounding) and into SenML exactly, as kg/m3 decimal fractions (docs/platform.md).
     led = Ledger({"a": EUI_A})
     led.generated("a", 1, 1000, {"pm2_5": 11.949999809265137})
     led.generated("a", 2, 1300, {"pm2_5": 11.949999809265137})
-    led.arrived(pack(EUI_A, 1000, [(0, "pm2_5", "ug/m3", 11.8984375), (300, "pm2_5", "ug/m3", 11.6015625)]))
+    values = [(0, "pm2_5", "kg/m3", Decimal("1.2E-8")), (300, "pm2_5", "kg/m3", Decimal("1.16E-8"))]
+    led.arrived(pack(EUI_A, 1000, values))
     v = led.verdict()
-    assert (v.delivered_unique, v.wrong_values) == (2, 1)  # 11.6 is a wrong value, 11.9 is not
+    assert (v.delivered_unique, v.wrong_values) == (2, 1)  # 11.6 is a wrong value, 12.0 is not
     assert v.wrong[0]["seq"] == 2 and v.wrong[0]["arrived"] == 11.6

@@ -106,16 +106,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     code = _with_registry(args, use)
     if code != EXIT_OK:
         return code
+    from gateway import config
+    from gateway.netmac import device_status
+
+    status = device_status(config.load(args.config).data_dir)
+    for d in devices:
+        d["status"] = status.get(d["dev_eui"])  # last DevStatusAns: battery, margin_db, at
     if args.json:
         print(json.dumps(devices, indent=1))
         return EXIT_OK
-    print("%-16s  %-5s  %-8s  %10s  %10s" % ("dev_eui", "mode", "dev_addr", "fcnt_up", "last_seq"))
+    print("%-16s  %-5s  %-8s  %10s  %10s  %7s  %6s" % ("dev_eui", "mode", "dev_addr", "fcnt_up", "last_seq",
+                                                     "battery", "margin"))  # fmt: skip
     for d in devices:
         last = "-" if d["last_seq"] is None else d["last_seq"]
+        st = d["status"] or {}
         print(
-            "%-16s  %-5s  %-8s  %10s  %10s"
-            % (d["dev_eui"], d["activation"], d["dev_addr"] or "-", d["fcnt_up_next"], last)
-        )
+            "%-16s  %-5s  %-8s  %10s  %10s  %7s  %6s"
+            % (d["dev_eui"], d["activation"], d["dev_addr"] or "-", d["fcnt_up_next"], last,
+               st.get("battery", "-"), "-" if st.get("margin_db") is None else "%d dB" % st["margin_db"])
+        )  # fmt: skip
     return EXIT_OK
 
 

@@ -187,6 +187,15 @@ class LorawanSection:
         100, "a downlink must reach the forwarder this long before its window", _range(10, 900)
     )
     duty_window_s: int = _key(3600, "window over which the downlink duty cycle is enforced, s", _range(60, 86400))
+    duty_clock: str = _key("agent", 'the downlink duty cycle runs on "agent" (its clock) or "concentrator" (the '
+                           "uplinks' tmst counter: for the simulator, whose concentrators run virtual time)",
+                           _one_of("agent", "concentrator"))  # fmt: skip
+    adr: bool = _key(True, "manage the data rate and TX power of devices that ask for ADR (LinkADRReq)")
+    adr_margin_db: int = _key(10, "ADR installation margin above the demodulation floor, dB", _range(0, 30))
+    cflist: bool = _key(True, "send the five extra EU868 channels 867.1-867.9 MHz in the Join-Accept")
+    dev_status_interval_s: int = _key(
+        86400, "ask a device for battery and margin (DevStatusReq) at most this often, s; 0: never", _range(0, 2592000)
+    )
 
 
 @dataclass(frozen=True)
@@ -265,6 +274,12 @@ class AlertsSection:
     pm_humidity_limit: float = _key(80.0, "PM measured above this relative humidity is flagged, %RH", _range(0, 100))
     disk_full_fraction: float = _key(0.9, "disk nearly full: buffer at this share of its quota or disk", _range(0.1, 1))
     backhaul_down_s: int = _key(600, "alert when the broker was unreachable this long, s", _range(1, 10**7))
+    flood_level_m: float = _key(
+        2.0, "flood_level while a device's water_level is above this, m above its datum", _range(-30, 30)
+    )
+    container_full_pct: float = _key(
+        90.0, "container_full while a device's fill_level is above this, %", _range(0, 100)
+    )
 
 
 @dataclass(frozen=True)

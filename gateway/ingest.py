@@ -39,8 +39,9 @@ from gateway.committer import Buffer, Committer, Job
 from gateway.config import Config
 from gateway.downlinks import RxContext, Scheduler
 from gateway.gaps import Backfill
-from gateway.lorawan import mac
+from gateway.lorawan import mac, maccmd
 from gateway.metrics import Metrics
+from gateway.netmac import NetworkMAC
 from gateway.pending import Pending, PendingUplinks
 from gateway.ratelog import RateLimitedLog
 from gateway.registry import Registry, Session
@@ -97,6 +98,7 @@ class Ingest:
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
         self._recent_order: deque[tuple[float, bytes]] = deque()
         self._ratelog = RateLimitedLog(log)
+        self.netmac = NetworkMAC(cfg.lorawan, metrics)
         scheduler.content = self._backfill_content
         scheduler.content_due = backfill.due
 
@@ -291,9 +293,11 @@ class Ingest:
         nwk, app = lorawan.derive_session_keys(dev.app_key, join_nonce, self.net_id, req.dev_nonce)
         session = self.registry.activate(dev_eui, dev_addr, nwk, app)
         rx2_dr = lora.eu868_dr_of(*lora.parse_datr(self.cfg.lorawan.rx2_datr))
+        cflist = maccmd.build_cflist() if self.cfg.lorawan.cflist else None
         phy = lorawan.build_join_accept(
-            dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s
+            dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s, cflist
         )
+        self.netmac.joined(dev_eui)
         m.inc("joins_accepted")
         log.info("device %s joined as DevAddr %s", dev_eui, session.dev_addr.hex())
         ctx = RxContext(gw, rx.tmst, rx.freq_hz, rx.datr, rx.rssi, rx.snr, now_mono)
@@ -383,7 +387,12 @@ class Ingest:
                 p.mac_commands, snr_db=p.rx.snr, sf=p.rx.sf, gateway_count=len(p.gateways), unix_time=p.received_at
             )
             self.scheduler.add_mac(p.session.dev_eui, answers)
-        self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now)
+        rx = p.rx
+        requests = self.netmac.commands(
+            p.session.dev_eui, p.frame, p.mac_commands, rx.sf, rx.bw_hz, rx.snr, p.received_at
+        )
+        self.scheduler.set_requests(p.session.dev_eui, requests)
+        self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now, answer=p.frame.adr_ack_req)
 
     def _backfill_content(self, dev_eui: str, limit: int, now: float) -> tuple[int, bytes] | None:
         commands = self.backfill.commands(dev_eui, now)

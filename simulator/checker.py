@@ -25,6 +25,7 @@ import re
 import threading
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -147,7 +148,8 @@ def _steps(quantity: str, value: float) -> int:
 class Ledger:
     """What was generated, what the runner can explain, what arrived; thread-safe for the MQTT thread."""
 
-    def __init__(self, dev_euis: dict[str, str]) -> None:
+    def __init__(self, dev_euis: dict[str, str], now: Callable[[], float] | None = None) -> None:
+        self._now = now  # virtual unix time, for the delivery latency of each reading
         self._node_of = {eui.lower(): node for node, eui in dev_euis.items()}
         self._lock = threading.Lock()
         self.readings: dict[tuple[str, int], Reading] = {}
@@ -165,6 +167,7 @@ class Ledger:
         self._complete = 0
         self.discarded: list[tuple[Reading, str]] = []
         self._values_seen: set[tuple[str, str, int]] = set()  # (node, quantity, value in wire steps), any time
+        self._latency: list[float] = []  # seconds from measurement to the reading's last value arriving
 
     def generated(self, node: str, seq: int, t: int, values: dict[str, float]) -> None:
         with self._lock:
@@ -229,7 +232,13 @@ class Ledger:
                     self._got[rkey] += 1
                     if self._got[rkey] == len(self.readings[rkey].values):
                         self._complete += 1
+                        if self._now is not None:
+                            self._latency.append(self._now() - self.readings[rkey].t)
         return len(values)
+
+    def latencies(self) -> list[float]:
+        with self._lock:
+            return list(self._latency)
 
     def arrived_count(self) -> int:
         with self._lock:

@@ -1,5 +1,6 @@
 """Alerts on the data: silent devices, values outside their physical range, stuck values, spikes,
-PM measured in humid air; and on the gateway: disk nearly full, backhaul down, evictions.
+PM measured in humid air, a flood level or a full container; and on the gateway: disk nearly full,
+backhaul down, evictions.
 
 Pure logic, no I/O: ``observe`` takes committed readings, ``tick`` looks at time and gateway
 state; both return Alert objects that the health service publishes. Ranges and resolutions come
@@ -46,6 +47,7 @@ class _Series:
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
     same: int = 0
     stuck: bool = False
+    level_t: int = -1  # time of the newest value a level alert looked at: backfill cannot undo it
 
 
 @dataclass
@@ -65,6 +67,9 @@ class AlertEngine:
         self.devices: dict[str, _Device] = {}
         self._held: dict[tuple[str, str, str], float] = {}
         self._active: set[tuple[str, str]] = set()  # (alert, subject) of raised conditions
+        # quantity -> (alert, limit): conditions on the newest value of a device
+        self._levels = {"water_level": ("flood_level", settings.flood_level_m),
+                        "fill_level": ("container_full", settings.container_full_pct)}  # fmt: skip
 
     # -- readings -----------------------------------------------------------------------------
     def observe(
@@ -123,6 +128,10 @@ class AlertEngine:
                 "stuck_value", "%s/%s" % (dev, name), now, device=dev, quantity=name, value=value, t=t,
                 message="%s of %s reads %s in %d readings in a row" % (name, dev, value, ser.same),
             )  # fmt: skip
+        limit = self._levels.get(name)
+        if limit is not None and t >= ser.level_t:
+            ser.level_t = t
+            out += self._level(dev, name, value, t, now, limit)
         floor = 10 * vocab.resolution(name) if name in vocab.BY_NAME else 0.0
         if len(ser.recent) >= 5 and floor and abs(value - ser.recent[-1]) > 3 * floor:
             # only a value far from the previous one can be a spike: the medians are for those
@@ -135,6 +144,15 @@ class AlertEngine:
                 )  # fmt: skip
         ser.recent.append(value)
         return out
+
+    def _level(self, dev: str, name: str, value: float, t: int, now: float, limit: tuple[str, float]) -> list[Alert]:
+        alert, above = limit
+        subject = "%s/%s" % (dev, name)
+        if value > above:
+            return self._raise(alert, subject, now, device=dev, quantity=name, value=value, t=t,
+                               message="%s of %s is %s, above %s" % (name, dev, value, above))  # fmt: skip
+        return self._clear(alert, subject, now, "%s of %s back to %s (limit %s)" % (name, dev, value, above),
+                           device=dev, quantity=name, value=value, t=t)  # fmt: skip
 
     # -- time and gateway state -----------------------------------------------------------------------
     def tick(

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from central.senml import unpack
 from edge import vocab
 from gateway.forward import senml
 
@@ -113,7 +114,8 @@ def test_fast_encoder_gives_the_bytes_of_canonical_cbor2(groups):
 # An independent reading of packs, from RFC 8428 and docs/platform.md rather than senml.resolve:
 # section 4.6 resolution (base name, time and unit carry forward; name = bn + n, time = bt + t,
 # unit = u else bu), CBOR tag 4 as RFC 8949 section 3.4.4 (cbor2 gives Decimal), RFC 9039 names.
-PRIMARY_UNITS = {"kg/m3", "dB", "Cel", "%RH", "Pa", "count"}  # of the SenML units registry
+# units of the SenML units registry (RFC 8428 section 12.1)
+PRIMARY_UNITS = {"kg/m3", "dB", "Cel", "%RH", "Pa", "count", "m", "%", "lx", "lat", "lon"}
 NAME = re.compile(r"urn:dev:mac:[0-9a-f]{16}:([a-z0-9_]+)")
 
 
@@ -170,3 +172,16 @@ def test_an_independent_senml_reader_gets_every_reading_exactly(groups):
                     "kg/m3" if pm else vocab.unit(q),
                 )
     assert independent_values(senml.encode_pack(stored)) == want
+
+
+def test_use_case_quantities_travel_with_their_rfc_8428_units():
+    # a mobile van (position of its fix), a river gauge and a container with a light sensor
+    r = [(7, 1763800000, {"pm2_5": 14.2, "latitude": 43.61092, "longitude": -1.55421, "distance": 2.412,
+                          "water_level": -0.588, "fill_level": 72.5, "illuminance": 18.4})]  # fmt: skip
+    got = {n.rsplit(":", 1)[1]: (v, u) for n, _, v, u in senml.resolve(senml.encode_pack([(DEV, r)]))}
+    assert got["latitude"] == (Decimal("43.61092"), "lat") and got["longitude"] == (Decimal("-1.55421"), "lon")
+    assert got["water_level"] == (Decimal("-0.588"), "m") and got["fill_level"] == (72.5, "%")
+    assert got["illuminance"] == (Decimal("18.4"), "lx") and got["distance"] == (Decimal("2.412"), "m")
+    # the platform side reads them back in the vocabulary's units
+    back = {q: v for _, q, _, v in unpack("up", senml.encode_pack([(DEV, r)]))}
+    assert back["latitude"] == 43.61092 and back["water_level"] == -0.588 and back["illuminance"] == 18.4

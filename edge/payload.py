@@ -180,6 +180,8 @@ def _encode(buf, readings, n, ref, ends):
     """Write the first n readings into buf; returns (length, bytes of the period field).
 
     ends, when given, is a list of at least n slots: ends[i] = length after reading i.
+    Kept as one function on purpose (a device hot path): the node runs it for every frame it
+    packs, where a MicroPython call is costly, and its steps share the buffer, position and period.
     """
     if n < 1 or n > MAX_READINGS:
         raise PayloadError("a frame holds 1..%d readings, not %d" % (MAX_READINGS, n))

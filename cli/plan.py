@@ -68,11 +68,13 @@ def _report(p: dict) -> None:
               % (b["lo_mhz"], b["hi_mhz"], b["duty_pct"], b["channels"], "" if b["channels"] == 1 else "s",
                  b["airtime_s_per_h"], b["limit_s_per_h"], b["used_pct"], b["margin"]))  # fmt: skip
     ok = "within" if r["fair_use_margin"] >= 1 else "OVER"
-    print("  fair use (%.0f s/day): %.2f s used, margin x%.2f, %s the budget"
+    print("  uplink.network = \"private\" (the city's gateway, duty cycle only): %s"
+          % ("fits" if r["networks"]["private"] else "OVER a sub-band's duty cycle"))  # fmt: skip
+    print("  uplink.network = \"ttn\" (fair use %.0f s/day): %.2f s used, margin x%.2f, %s the budget"
           % (r["fair_use_s"], r["airtime_s_per_day"], r["fair_use_margin"], ok))  # fmt: skip
     if r["fair_use_margin"] < 1:
         per_event_s = r["airtime_s_per_day"] * d.uplink_interval_s / 86400
-        print("  the node will skip uplinks to keep within it: uplink every %.0f s or more, or a faster data rate"
+        print("  on TTN the node skips uplinks to keep within it: uplink every %.0f s or more, or a faster data rate"
               % (86400 * per_event_s / r["fair_use_s"]))  # fmt: skip
     print()
     print("Gateway channels (%d nodes, %d channels at DR%d)" % (d.nodes, load["channels"], d.dr))

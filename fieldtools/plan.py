@@ -21,7 +21,6 @@ from fieldtools import parts
 ROOT = Path(__file__).resolve().parent.parent
 DAY_S = 86400
 MONTH_DAYS = 30  # backhaul per month: 30 days
-FAIR_USE_S_PER_DAY = 30.0  # The Things Network fair access policy: 30 s of uplink airtime a day per node
 RX2_SF = 12  # EU868 RX2 default: DR0 = SF12/125 kHz (hw/channels/eu868.json)
 RX_WINDOW_SYMBOLS = 8  # a receive window with no downlink stays open about a preamble's length
 MCU_ACTIVE_S = 2.0  # MCU awake per interval besides the uplink: boot from sleep, reads, datalog write
@@ -162,12 +161,16 @@ def radio(dep: Deployment) -> dict:
         })  # fmt: skip
     longest = max(toa_ms)
     duty = min(b["duty_pct"] for b in bands) / 100
+    # the node's airtime policy per uplink.network: the duty cycle everywhere, TTN's fair use on top
+    fair_use_s = float(import_module("firmware.config").NETWORK_FAIR_USE_S["ttn"])
+    duty_ok = all(b["margin"] >= 1 for b in bands)
     return {
         "sf": sf, "bw_khz": bw // 1000, "max_payload": max_payload, "readings_per_uplink": per_uplink,
         "frames_per_uplink": len(sizes), "frame_bytes": sizes, "phy_bytes": [lora.PHY_OVERHEAD + s for s in sizes],
         "toa_ms": toa_ms, "uplinks_per_day": uplinks_per_day, "airtime_s_per_day": airtime_s_day,
         "off_time_s": longest / 1000 * (1 / duty - 1), "subbands": bands,
-        "fair_use_s": FAIR_USE_S_PER_DAY, "fair_use_margin": FAIR_USE_S_PER_DAY / airtime_s_day,
+        "fair_use_s": fair_use_s, "fair_use_margin": fair_use_s / airtime_s_day,
+        "networks": {"private": duty_ok, "ttn": duty_ok and fair_use_s >= airtime_s_day},
     }  # fmt: skip
 
 

@@ -5,6 +5,7 @@ import json
 
 from drivers.registry import CHIPS
 from edge import vocab
+from firmware import derived, events
 
 # The one place for the node's defaults.
 DEFAULTS = {
@@ -13,8 +14,8 @@ DEFAULTS = {
     "samples": 5,
     "noise_sample_s": 10,  # short LAeq periods that make the L10/L50/L90 histogram
     "dr": 5,  # EU868 DR5 = SF7/125 kHz
-    "adr": False,
-    "fair_use_s_per_day": 30,  # 0 switches the fair-use budget off
+    "adr": True,  # the modem's LoRaWAN stack follows the network's LinkADRReq and backs off itself
+    "network": "private",
     "duty_cycle": True,
     "max_backlog_per_uplink": 16,
     "datalog_dir": "/data/log",
@@ -22,6 +23,10 @@ DEFAULTS = {
     "join_retries": 0,  # 0: keep trying, backing off to join_backoff_max_s
     "join_backoff_max_s": 3600,
 }
+
+# uplink.network -> the fair-use airtime budget (s/day) it imposes on top of the sub-band duty cycle:
+# none on the city's own gateway, The Things Network's fair access policy (30 s a day) on TTN.
+NETWORK_FAIR_USE_S = {"private": 0, "ttn": 30}
 
 MIN_INTERVAL_S = 10
 MAX_INTERVAL_S = 86400
@@ -58,7 +63,7 @@ def _int(problems, d, key, lo, hi, default, where):
 class Config:
     """A checked configuration. Attributes: node_id, board (dict), lorawan (dict with bytes keys),
     interval_s, sample_s, samples, noise_sample_s, sensors (list of dicts), datalog (dict), uplink
-    (dict). Raises ConfigError."""
+    (dict), events (dict or None, firmware.events). Raises ConfigError."""
 
     def __init__(self, data, board):
         problems = []
@@ -78,6 +83,10 @@ class Config:
         self.sensors = self._sensors(problems, data.get("sensors"), board)
         self.datalog = self._datalog(problems, data.get("datalog", {}), board)
         self.uplink = self._uplink(problems, data.get("uplink", {}))
+        produced = []
+        for spec in self.sensors:
+            produced.extend(CHIPS[spec["type"]][3] + derived.quantities(spec["derived"]))
+        self.events = events.parse(problems, data.get("events"), self.interval_s, produced)
         if problems:
             raise ConfigError(problems)
 
@@ -159,6 +168,7 @@ class Config:
                     problems.append("%s.calibration.%s must be [gain > 0, offset]" % (where, q))
                 else:
                     spec["calibration"][q] = (float(g[0]), float(g[1]))
+            spec["derived"] = derived.parse(problems, where, s, CHIPS[s["type"]][3])
             out.append(spec)
         return out
 
@@ -177,10 +187,17 @@ class Config:
         if not isinstance(u, dict):
             problems.append("uplink must be an object")
             u = {}
+        network = u.get("network", DEFAULTS["network"])
+        if network not in NETWORK_FAIR_USE_S:
+            problems.append("uplink.network must be one of %s" % ", ".join(sorted(NETWORK_FAIR_USE_S)))
+            network = DEFAULTS["network"]
+        fair = NETWORK_FAIR_USE_S[network]
+        # on TTN the budget can be tightened, never loosened nor switched off; a private network may
+        # set its own (0: none)
+        lo, hi = (1, fair) if fair else (0, 86400)
         return {
-            "fair_use_s_per_day": _int(
-                problems, u, "fair_use_s_per_day", 0, 86400, DEFAULTS["fair_use_s_per_day"], "uplink."
-            ),
+            "network": network,
+            "fair_use_s_per_day": _int(problems, u, "fair_use_s_per_day", lo, hi, fair, "uplink."),
             "duty_cycle": bool(u.get("duty_cycle", DEFAULTS["duty_cycle"])),
             "max_backlog_per_uplink": _int(
                 problems, u, "max_backlog_per_uplink", 0, 16, DEFAULTS["max_backlog_per_uplink"], "uplink."

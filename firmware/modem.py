@@ -7,6 +7,7 @@
 #   AT+KEY=APPKEY,"<hex>"    "+KEY: APPKEY .."
 #   AT+MODE=LWOTAA           "+MODE: LWOTAA"
 #   AT+DR=EU868, AT+DR=<n>   "+DR: EU868", "+DR: DR<n> .."       region, data rate
+#   AT+DR                    "+DR: DR<n> .."                     the data rate in use (ADR moves it)
 #   AT+ADR=ON|OFF            "+ADR: ON|OFF"
 #   AT+CLASS=A               "+CLASS: A"
 #   AT+JOIN                  "+JOIN: Start" .. "+JOIN: Network joined" | "+JOIN: Join failed" ..
@@ -165,6 +166,16 @@ class LoRaE5:
     def set_dr(self, dr):
         self._simple("AT+DR=%d" % dr, "DR")
         self.dr = dr
+
+    def query_dr(self):
+        """The data rate the modem uses now (ADR changes it): "+DR: DR<n> ..."."""
+        value = self._simple("AT+DR", "DR")
+        try:
+            dr = int(value.split()[0][2:])
+        except (IndexError, ValueError):
+            raise ModemError("bad AT+DR answer %r" % value) from None
+        self.dr = dr
+        return dr
 
     def max_payload(self):
         """Largest application payload at the current data rate, as the modem reports it."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from edge import lora
 from gateway import lorawan
 from gateway.config import LorawanSection
+from gateway.lorawan import maccmd
 from gateway.metrics import Metrics
 from gateway.registry import Registry, Session
 from gateway.udp.pull_resp import TxPacket
@@ -95,6 +96,7 @@ class _InFlight:
 class DeviceQueue:
     app: deque[tuple[int, bytes]] = field(default_factory=deque)  # (fport, plain payload)
     mac: bytes = b""  # MAC answers for the next downlink's FOpts
+    requests: list[bytes] = field(default_factory=list)  # the network's own MAC requests, after the answers
 
 
 SendFn = Callable[[str, TxPacket], "bytes | None"]  # (gateway EUI, txpk) -> token, None if no route
@@ -113,6 +115,23 @@ class Scheduler:
         self.content: ContentFn | None = None  # on-demand content (backfill/acks), asked at send time
         self.content_due: DueFn | None = None
         self._inflight: dict[bytes, _InFlight] = {}
+        self._tmst: dict[str, tuple[int, int]] = {}  # gateway -> (latest tmst, wraps): duty_clock "concentrator"
+
+    def _duty_now(self, ctx: RxContext, now: float) -> float:
+        """The time the downlink duty cycle is measured on: the agent's clock, or (duty_clock =
+        "concentrator") the concentrator's 32-bit µs counter of the uplink, unwrapped per gateway."""
+        if self.cfg.duty_clock != "concentrator":
+            return now
+        last, wraps = self._tmst.get(ctx.gateway_eui, (ctx.tmst, 0))
+        half = 1 << 31
+        if ctx.tmst > last + half:  # a late frame from before the last wrap
+            return ((wraps - 1) * (1 << 32) + ctx.tmst) / _US
+        if ctx.tmst < last - half:  # the counter wrapped (every 71.6 min)
+            wraps += 1
+            last = ctx.tmst
+        last = max(last, ctx.tmst)
+        self._tmst[ctx.gateway_eui] = (last, wraps)
+        return (wraps * (1 << 32) + ctx.tmst) / _US
 
     # ---- queueing -------------------------------------------------------------------------------
 
@@ -128,6 +147,13 @@ class Scheduler:
         if answers:
             q = self.queues.setdefault(dev_eui, DeviceQueue())
             q.mac = (q.mac + answers)[: lorawan.frames.MAX_FOPTS]
+
+    def set_requests(self, dev_eui: str, requests: list[bytes]) -> None:
+        """The network's MAC requests (gateway/netmac.py) for the next downlink, replacing older ones;
+        whole commands ride in FOpts after the answers as long as FOpts stays within 15 bytes."""
+        q = self.queues.get(dev_eui)
+        if requests or q is not None:
+            self.queues.setdefault(dev_eui, DeviceQueue()).requests = list(requests)
 
     # ---- the RX windows of an uplink ------------------------------------------------------------
 
@@ -155,7 +181,7 @@ class Scheduler:
                 airtime = lora.time_on_air_us(phy_len, sf, bw) / _US
             except lora.RadioError:
                 continue
-            if self.duty.allows(ctx.gateway_eui, tx.freq_hz, airtime, now):
+            if self.duty.allows(ctx.gateway_eui, tx.freq_hz, airtime, self._duty_now(ctx, now)):
                 return at_s, tx, airtime
         return None
 
@@ -170,7 +196,7 @@ class Scheduler:
         if token is None:
             self.metrics.inc("downlinks_no_route")
             return False
-        self.duty.record(ctx.gateway_eui, tx.freq_hz, airtime, now)
+        self.duty.record(ctx.gateway_eui, tx.freq_hz, airtime, self._duty_now(ctx, now))
         self.metrics.inc("downlinks_sent")
         if at_s == float(delay_s):
             self._inflight[token] = _InFlight(dev_eui, ctx, phy, float(delay_s + 1))
@@ -180,19 +206,23 @@ class Scheduler:
             self.metrics.inc("downlinks_rx2")
         return True
 
-    def on_uplink(self, session: Session, ctx_of: Callable[[], RxContext], confirmed: bool, now: float) -> bool:
+    def on_uplink(
+        self, session: Session, ctx_of: Callable[[], RxContext], confirmed: bool, now: float, answer: bool = False
+    ) -> bool:
         """Send what is queued for this device (and an ACK for a confirmed uplink) in its RX windows.
-        ctx_of builds the uplink's RxContext, only when there is something to send."""
+        ctx_of builds the uplink's RxContext, only when there is something to send. answer: the uplink
+        asked for a downlink (ADRACKReq), so one goes even with nothing to carry."""
         q = self.queues.get(session.dev_eui)
-        fopts = q.mac if q else b""
+        fopts = maccmd.fit_fopts(q.requests, q.mac)[0] if q else b""
         has_app = bool(q and q.app)
-        if not has_app and not fopts and not confirmed:
+        confirmed_or_asked = confirmed or answer
+        if not has_app and not fopts and not confirmed_or_asked:
             if self.content is None or self.content_due is None or not self.content_due(session.dev_eui, now):
                 return False
         ctx = ctx_of()
         # Cheap feasibility check with the smallest frame before building anything.
         if self._window(ctx, self.cfg.rx1_delay_s, _MIN_DOWN + len(fopts), now) is None:
-            if has_app or fopts or confirmed:
+            if has_app or fopts or confirmed_or_asked:
                 self.metrics.inc("downlinks_deferred")
             return False
         try:
@@ -204,7 +234,7 @@ class Scheduler:
             item = q.app[0]
         elif self.content is not None:
             item = self.content(session.dev_eui, limit, now)
-        if item is None and not fopts and not confirmed:
+        if item is None and not fopts and not confirmed_or_asked:
             return False
         fcnt = session.fcnt_down_next
         phy = lorawan.build_data_frame(
@@ -229,6 +259,7 @@ class Scheduler:
             return False
         if q:
             q.mac = b""
+            q.requests = []
             if item is not None and q.app and q.app[0] is item:
                 q.app.popleft()
         return True
@@ -249,10 +280,10 @@ class Scheduler:
             return
         sf, bw = lora.parse_datr(self.cfg.rx2_datr)
         airtime = lora.time_on_air_us(len(inflight.phy), sf, bw) / _US
-        if not self.duty.allows(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, now):
+        if not self.duty.allows(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, self._duty_now(ctx, now)):
             return
         tmst = (ctx.tmst + int(inflight.rx2_at_s * _US)) & _TMST_MASK
         pkt = TxPacket(tmst, self.cfg.rx2_frequency_hz, self.cfg.rx2_datr, inflight.phy, self.cfg.tx_power_dbm)
         if self.send(ctx.gateway_eui, pkt) is not None:
-            self.duty.record(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, now)
+            self.duty.record(ctx.gateway_eui, self.cfg.rx2_frequency_hz, airtime, self._duty_now(ctx, now))
             self.metrics.inc("downlinks_rx2")

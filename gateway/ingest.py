@@ -39,8 +39,9 @@ from gateway.committer import Buffer, Committer, Item, Job
 from gateway.config import Config
 from gateway.downlinks import RxContext, Scheduler
 from gateway.gaps import Backfill
-from gateway.lorawan import mac
+from gateway.lorawan import mac, maccmd
 from gateway.metrics import Metrics
+from gateway.netmac import NetworkMAC
 from gateway.ratelog import RateLimitedLog
 from gateway.registry import Registry, Session
 from gateway.store.records import Reading, Uplink
@@ -141,12 +142,15 @@ class Ingest:
         self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
         self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
         self._dirty_since: float | None = None
+        self._held: list[int] = []  # stage tokens of relative frames whose counters are not on disk yet
+        self._held_since: float | None = None
         self._reacks: dict[str, tuple[int, int]] = {}  # dev_eui -> (FCnt, ACKs sent again)
         self._force = False  # commit at the next poll
         self._retry_at = 0.0  # no commit before this after a failed one
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
         self._recent_order: deque[tuple[float, bytes]] = deque()
         self._ratelog = RateLimitedLog(log)
+        self.netmac = NetworkMAC(cfg.lorawan, metrics)
         scheduler.content = self._backfill_content
         scheduler.content_due = backfill.due
 
@@ -262,8 +266,16 @@ class Ingest:
             self._count([p], now_mono)
             return
         if readings:
-            p.token = self.buffer.stage(s.dev_eui, now_unix, readings)
+            # a relative payload is dated by this reception: replayed after a crash it would decode
+            # to new times the platform cannot recognise, so its readings leave only once its
+            # counter is on disk (within the commit deadline, not the counter deadline)
+            held = payload.is_relative(plain)
+            p.token = self.buffer.stage(s.dev_eui, now_unix, readings, held)
             self._by_token[p.token] = p
+            if held:
+                self._held.append(p.token)
+                if self._held_since is None:
+                    self._held_since = now_mono
         self._pending.append(p)
         if len(self._pending) >= self.batch_size:
             self._seal(True, False)
@@ -317,9 +329,11 @@ class Ingest:
         nwk, app = lorawan.derive_session_keys(dev.app_key, join_nonce, self.net_id, req.dev_nonce)
         session = self.registry.activate(dev_eui, dev_addr, nwk, app)
         rx2_dr = lora.eu868_dr_of(*lora.parse_datr(self.cfg.lorawan.rx2_datr))
+        cflist = maccmd.build_cflist() if self.cfg.lorawan.cflist else None
         phy = lorawan.build_join_accept(
-            dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s
+            dev.app_key, join_nonce, self.net_id, dev_addr, rx2_dr & 0x0F, self.cfg.lorawan.rx1_delay_s, cflist
         )
+        self.netmac.joined(dev_eui)
         m.inc("joins_accepted")
         log.info("device %s joined as DevAddr %s", dev_eui, session.dev_addr.hex())
         ctx = RxContext(gw, rx.tmst, rx.freq_hz, rx.datr, rx.rssi, rx.snr, now_mono)
@@ -335,6 +349,8 @@ class Ingest:
             ats.append(self._pending[0].received_mono + self.deadline_s)
         if self._dirty_since is not None:
             ats.append(self._dirty_since + self.counter_deadline_s)
+        if self._held_since is not None:
+            ats.append(self._held_since + self.deadline_s)
         if not ats:
             return None
         return self._retry_at if self._force else max(min(ats), self._retry_at)
@@ -354,7 +370,9 @@ class Ingest:
             # readings overdue for the disk (the broker is slow or away): write them all in one
             # commit; otherwise young readings are left to their likely PUBACK
             overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.deadline_s
-            counters = self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s
+            counters = (self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s) or (
+                self._held_since is not None and now_mono >= self._held_since + self.deadline_s
+            )
             self._seal(self._force or overdue, self._force or counters)
         horizon = now_mono - self.dedup_s
         order, recent = self._recent_order, self._recent
@@ -403,14 +421,18 @@ class Ingest:
                 counters = True
                 self._dirty[id(p.session)] = p.session
         sessions: list[Session] = []
+        offer: list[int] = []
         if counters:
             sessions = list(self._dirty.values())
             self._dirty, self._dirty_since = {}, None
+            offer, self._held, self._held_since = self._held, [], None
         if not batch and not sessions:
+            if offer:
+                self.buffer.offer(offer)  # their counters went with an earlier write
             return
         rows = self.registry.counter_rows(sessions)
         items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch]
-        self.committer.submit(Job(batch, rows, items, sessions=sessions))
+        self.committer.submit(Job(batch, rows, items, sessions=sessions, offer=offer))
 
     def finish(self) -> bool:
         """At shutdown: commit everything pending, wait for it; True when nothing was left behind."""
@@ -436,6 +458,10 @@ class Ingest:
                 self._dirty[id(s)] = s
             if job.sessions and self._dirty_since is None:
                 self._dirty_since = now
+            if job.offer:
+                self._held[:0] = job.offer
+                if self._held_since is None:
+                    self._held_since = now
             for p in batch:
                 p.sealed = False
             self._pending.extendleft(reversed(batch))
@@ -448,6 +474,7 @@ class Ingest:
             self._by_token.update((p.token, p) for p in self._pending if p.token is not None and not p.done)
             self._retry_at = now + RETRY_S
             return
+        self.buffer.offer(job.offer)
         for i, why in job.refused:
             p = batch[i]
             self.metrics.inc("unstorable_uplinks")
@@ -480,7 +507,12 @@ class Ingest:
                 p.mac_commands, snr_db=p.rx.snr, sf=p.rx.sf, gateway_count=len(p.gateways), unix_time=p.received_at
             )
             self.scheduler.add_mac(p.session.dev_eui, answers)
-        self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now)
+        rx = p.rx
+        requests = self.netmac.commands(
+            p.session.dev_eui, p.frame, p.mac_commands, rx.sf, rx.bw_hz, rx.snr, p.received_at
+        )
+        self.scheduler.set_requests(p.session.dev_eui, requests)
+        self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now, answer=p.frame.adr_ack_req)
 
     def _backfill_content(self, dev_eui: str, limit: int, now: float) -> tuple[int, bytes] | None:
         commands = self.backfill.commands(dev_eui, now)

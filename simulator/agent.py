@@ -105,6 +105,8 @@ class AgentProcess:
         extra["ingest"] = {"commit_deadline_ms": 2, **extra.get("ingest", {})}
         # The virtual concentrator stamps rxpk.time with the virtual clock, far from the agent's own.
         extra["udp"] = {"rxpk_time_window_s": 0.0, **extra.get("udp", {})}
+        # the downlink duty cycle on the concentrators' virtual clock, not the agent's wall clock
+        extra["lorawan"] = {"duty_clock": "concentrator", **extra.get("lorawan", {})}
         # The runner reads the agent's status file to see its buffer empty: keep it fresh.
         extra["storage"] = {"metrics_interval_s": 0.5, **extra.get("storage", {})}
         merge_config(self.config, extra)

@@ -25,6 +25,7 @@ import re
 import threading
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 import cbor2
 
 from edge import vocab
-from edge.payload import ROUNDING_BAND
+from edge.payload import ROUNDING_BAND, to_steps
 from gateway.forward.senml import from_published
 
 CONTENT_TYPE = "application/senml+cbor"
@@ -141,14 +142,14 @@ class Verdict:
 def _steps(quantity: str, value: float) -> int:
     """A value in wire steps, rounded as the node payload codec does (docs/payload.md "Rounding")."""
     q = vocab.BY_NAME[quantity]
-    x = value * q[5] / q[4]
-    return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+    return to_steps(value, q[4], q[5])
 
 
 class Ledger:
     """What was generated, what the runner can explain, what arrived; thread-safe for the MQTT thread."""
 
-    def __init__(self, dev_euis: dict[str, str]) -> None:
+    def __init__(self, dev_euis: dict[str, str], now: Callable[[], float] | None = None) -> None:
+        self._now = now  # virtual unix time, for the delivery latency of each reading
         self._node_of = {eui.lower(): node for node, eui in dev_euis.items()}
         self._lock = threading.Lock()
         self.readings: dict[tuple[str, int], Reading] = {}
@@ -166,6 +167,7 @@ class Ledger:
         self._complete = 0
         self.discarded: list[tuple[Reading, str]] = []
         self._values_seen: set[tuple[str, str, int]] = set()  # (node, quantity, value in wire steps), any time
+        self._latency: list[float] = []  # seconds from measurement to the reading's last value arriving
 
     def generated(self, node: str, seq: int, t: int, values: dict[str, float]) -> None:
         with self._lock:
@@ -230,7 +232,13 @@ class Ledger:
                     self._got[rkey] += 1
                     if self._got[rkey] == len(self.readings[rkey].values):
                         self._complete += 1
+                        if self._now is not None:
+                            self._latency.append(self._now() - self.readings[rkey].t)
         return len(values)
+
+    def latencies(self) -> list[float]:
+        with self._lock:
+            return list(self._latency)
 
     def arrived_count(self) -> int:
         with self._lock:

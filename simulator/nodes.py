@@ -56,7 +56,7 @@ class Wiring:
     sf: dict[str, int]  # spreading factor per node, from the radio model
     workdir: Path
     on_reading: Callable[[str, int, int, dict[str, float]], None]
-    on_frame: Callable[[str, bytes, int, int, int, list[int]], None]
+    on_frame: Callable[[str, bytes, int, int, int, list[int], int], None]  # ..., seqs, TXPower index
     on_lost: Callable[[str, list[int], str], None]
 
 
@@ -199,7 +199,7 @@ class FirmwareNode:
         except (lorawan.LoRaWANError, ValueError):
             seqs = []
         self.fleet.listening.add(self)
-        self.w.on_frame(self.name, phy, freq_hz, 12 - dr, start_ms, seqs)
+        self.w.on_frame(self.name, phy, freq_hz, 12 - dr, start_ms, seqs, modem.mac.tx_power)
 
     # ---------------------------------------------------------------- faults
 

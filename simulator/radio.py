@@ -64,6 +64,7 @@ class Frame:
     losses: dict[str, str] = field(default_factory=dict)  # concentrator -> reason
     seqs: list[int] = field(default_factory=list)  # readings the frame carries (the runner's bookkeeping)
     order: int = 0  # submission order, breaks ties between frames that start together
+    power_down_db: float = 0.0  # below the node's TX power (ADR's TXPower index x 2 dB)
     rssi_at: dict[str, float] = field(default_factory=dict)  # concentrator -> RSSI, computed once
     audible: dict[str, bool] = field(default_factory=dict)  # concentrator -> above its SNR floor, computed once
 
@@ -122,8 +123,11 @@ class RadioChannel:
 
     # -- frames
 
-    def transmit(self, node: str, phy: bytes, freq_hz: int, start_us: int, sf: int | None = None) -> Frame:
-        """Put a frame on the air (at the node's SF unless the modem chose one).
+    def transmit(
+        self, node: str, phy: bytes, freq_hz: int, start_us: int, sf: int | None = None, tx_power: int = 0
+    ) -> Frame:
+        """Put a frame on the air (at the node's SF unless the modem chose one; tx_power is the
+        LoRaWAN TXPower index ADR set: 2 dB below the node's power a step, RP002 EU868).
 
         Frames may come in any order between two settle() calls, but none may start before the time
         of the last settle(): those frames were already judged without it.
@@ -133,6 +137,7 @@ class RadioChannel:
         sf = self.sf[node] if sf is None else sf
         self._count += 1
         f = Frame(node, phy, freq_hz, sf, start_us, self.airtime_us(len(phy), sf), order=self._count)
+        f.power_down_db = 2.0 * tx_power
         bisect.insort(self._pending, f, key=lambda x: x.start_us)
         return f
 
@@ -183,7 +188,7 @@ class RadioChannel:
         if c.name not in f.rssi_at:
             rng = random.Random("%s:%d:%s" % (f.node, f.start_us, c.name))
             fade = -abs(rng.gauss(0.0, self.cfg.fading_sigma_db)) if self.cfg.fading_sigma_db else 0.0
-            f.rssi_at[c.name] = self.mean_rssi(self.nodes[f.node], c) + fade
+            f.rssi_at[c.name] = self.mean_rssi(self.nodes[f.node], c) + fade - f.power_down_db
         return f.rssi_at[c.name]
 
     def _audible(self, f: Frame, c: Concentrator) -> bool:

@@ -32,6 +32,7 @@ from typing import Any
 from edge.clock import VirtualClock
 from simulator import report
 from simulator.agent import AgentProcess, WiringMissing
+from simulator.airstats import AirStats
 from simulator.broker import Backhaul, Broker
 from simulator.checker import Checker, Ledger
 from simulator.concentrator import Concentrator
@@ -131,6 +132,7 @@ class Runner:
         self.sample_every_s = max(scenario.pacing.tick_ms / 1000, scenario.duration_s / samples)
         self.clock = VirtualClock(unix_start=scenario.start_unix)
         self.books = _Books()
+        self.airstats = AirStats()
         self.samples: list[report.Sample] = []
         self.wall_limit_s = wall_limit_s  # 0: none; else the run stops early (benchmarks stop by themselves)
         self.split = {"nodes": 0.0, "radio_and_agent": 0.0, "hold": 0.0}  # wall seconds per stage
@@ -147,8 +149,10 @@ class Runner:
     def _on_reading(self, node: str, seq: int, t: int, values: dict[str, float]) -> None:
         self.ledger.generated(node, seq, t, values)
 
-    def _on_frame(self, node: str, phy: bytes, freq_hz: int, sf: int, start_ms: int, seqs: list[int]) -> None:
-        frame = self.radio.transmit(node, phy, freq_hz, start_ms * 1000, sf)
+    def _on_frame(
+        self, node: str, phy: bytes, freq_hz: int, sf: int, start_ms: int, seqs: list[int], tx_power: int = 0
+    ) -> None:
+        frame = self.radio.transmit(node, phy, freq_hz, start_ms * 1000, sf, tx_power)
         frame.seqs = list(seqs)
         self.books.uplinks += 1
         self.books.carried.update((node, s) for s in seqs)
@@ -213,6 +217,8 @@ class Runner:
         by_name = {c.name: c for c in self.concentrators}
         for f in frames:
             seqs = f.seqs
+            self.airstats.add(f.node, f.sf, f.freq_hz, f.start_us, f.airtime_us,
+                              None if f.delivered else f.loss_reason(), f.losses)  # fmt: skip
             if not f.delivered:
                 reason = f.loss_reason()
                 self.books.frames_lost[reason] = self.books.frames_lost.get(reason, 0) + 1
@@ -325,7 +331,7 @@ class Runner:
             mqtt_version = sc.mqtt_version if sc.mqtt_version in broker.mqtt_versions else 3
             self.backhaul = Backhaul(broker.port)
             stack.callback(self.backhaul.close)
-            self.ledger = Ledger({n.name: n.dev_eui for n in sc.nodes})
+            self.ledger = Ledger({n.name: n.dev_eui for n in sc.nodes}, now=self.clock.time)
             checker = Checker(self.ledger, broker.port, sc.gateway.topic_root, mqtt_version)
             checker.start()
             stack.callback(checker.stop)
@@ -506,6 +512,7 @@ class Runner:
             "content_type_missing": self.ledger.content_type_missing,
             "deflated_messages": self.ledger.deflated_messages,
             "gateway_status": self.agent.status(),
+            "radio": self.airstats.summary(self.clock.monotonic_ms() / 1000, self.ledger.latencies()),
         }
         s["ok"] = s["lost_unexplained"] == 0 and s["wrong_values"] == 0 and s["malformed_messages"] == 0
         return s

@@ -18,6 +18,7 @@ from typing import Any
 
 from drivers.registry import CHIPS
 from edge import lora
+from gateway.lorawan import maccmd
 from simulator.devices import emulator_class
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -80,7 +81,7 @@ class Concentrator:
     eui: str  # 16 hex digits
     x: float
     y: float
-    channels: tuple[int, ...] = lora.EU868_DEFAULT_CHANNELS
+    channels: tuple[int, ...] = maccmd.EU868_CHANNELS  # an 8-channel SX1301/SX1302 board: the defaults + CFList
     antenna_gain_db: float = 3.0
 
 
@@ -368,7 +369,7 @@ def _concentrators(root: _Table) -> tuple[Concentrator, ...]:
     if not tables:
         raise ScenarioError("concentrators", "no concentrators", "add a [[concentrators]] block with eui and position")
     for t in tables:
-        chans = t.raw("channels", list(lora.EU868_DEFAULT_CHANNELS))
+        chans = t.raw("channels", list(maccmd.EU868_CHANNELS))
         if not isinstance(chans, list) or not chans or len(chans) > 8:
             raise ScenarioError(t.path("channels"), "expected 1..8 frequencies in Hz", "write [868100000, ...]")
         for c in chans:

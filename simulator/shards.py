@@ -73,8 +73,8 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
         def on_reading(node: str, seq: int, t: int, values: dict[str, float]) -> None:
             sink[0].append((clock.monotonic_ms(), _READING, (node, seq, t, values)))
 
-        def on_frame(node: str, phy: bytes, freq_hz: int, sf_: int, start_ms: int, seqs: list[int]) -> None:
-            sink[0].append((start_ms, _FRAME, (node, phy, freq_hz, sf_, start_ms, seqs)))
+        def on_frame(node: str, phy: bytes, freq_hz: int, sf_: int, start_ms: int, seqs: list[int], tx: int) -> None:
+            sink[0].append((start_ms, _FRAME, (node, phy, freq_hz, sf_, start_ms, seqs, tx)))
 
         def on_lost(node: str, seqs: list[int], reason: str) -> None:
             sink[0].append((clock.monotonic_ms(), _LOST, (node, seqs, reason)))

@@ -242,6 +242,44 @@ def device_entities(
     return out
 
 
+# Metadata fields whose change means the sensor was (re)installed somewhere else.
+_PLACE = ("latitude", "longitude", "height_m")
+_UPKEEP = ("installed", "support", "photos")
+
+
+def device_operations(device_eui: str, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The installation history as ``DeviceOperation`` entities (dataModel.Device), one per change the
+    platform received: the first metadata and any move are ``installation``, other changes (install
+    date, support, photos) ``maintenance``, a removal from its gateway ``other``. The maintenance
+    notes themselves stay on the gateway (docs/platform.md); the description names what changed."""
+    out = []
+    prev: dict[str, Any] | None = None
+    for row in history:
+        if row["removed"]:
+            kind, what = "other", "removed from gateway %s" % row["gateway_id"]
+        else:
+            changed = [f for f in _PLACE + _UPKEEP if prev is None or prev.get(f) != row.get(f)]
+            if not changed:
+                continue  # the same metadata published again
+            first = prev is None or prev["removed"]
+            kind = "installation" if first or any(f in changed for f in _PLACE) else "maintenance"
+            what = ("installed on gateway %s" % row["gateway_id"]) if first else "changed: " + ", ".join(changed)
+        at = row["updated_at"] or row["received_at"]
+        out.append({
+            "id": "urn:ngsi-ld:DeviceOperation:%s:%d" % (device_eui, row["id"]),
+            "type": "DeviceOperation",
+            "device": {"type": "Relationship", "object": entity_id("Device", device_eui)},
+            "operationType": _prop(kind),
+            "description": _prop(what),
+            "status": _prop("finished"),
+            "result": _prop("ok"),
+            "startedAt": _datetime(at),
+            "endedAt": _datetime(at),
+        })
+        prev = row
+    return out
+
+
 def with_context(entity: dict[str, Any]) -> dict[str, Any]:
     """The entity as application/ld+json: its @context inside."""
     return {**entity, "@context": context_of(entity["type"])}

@@ -29,6 +29,7 @@ DOMAIN_CONTEXT = {
 # Entity type -> (domain, schema file in vendor/schemas).
 TYPES = {
     "Device": ("dataModel.Device", "Device.Device.schema.json"),
+    "DeviceOperation": ("dataModel.Device", "Device.DeviceOperation.schema.json"),
     "AirQualityObserved": ("dataModel.Environment", "Environment.AirQualityObserved.schema.json"),
     "NoiseLevelObserved": ("dataModel.Environment", "Environment.NoiseLevelObserved.schema.json"),
     "WeatherObserved": ("dataModel.Weather", "Weather.WeatherObserved.schema.json"),

@@ -19,9 +19,12 @@ Radio side:
 The module's own EU868 duty-cycle limiter is modelled ("No band in <n>ms"), and every frame sent
 is kept in ``tx_log`` (start ms, frequency, airtime ms) for duty-cycle checks.
 
-Not modelled: ADR and most MAC commands (LinkADRReq etc. are ignored), confirmed-uplink
-retransmissions, class B/C, the module's flash (the session is lost on ``power_off()`` and
-``AT+RESET``; DevNonce keeps counting up as the module keeps it in flash), UART baud errors.
+MAC layer (simulator/modem/device_mac.py): ADR with its ADR_ACK back-off, LinkADRReq/Ans,
+LinkCheck, DevStatus and the Join-Accept's CFList, in real FOpts.
+
+Not modelled: the other MAC commands (counted and ignored), confirmed-uplink retransmissions,
+NbTrans, class B/C, the module's flash (the session is lost on ``power_off()`` and ``AT+RESET``;
+DevNonce keeps counting up as the module keeps it in flash), UART baud errors.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 
 from edge import lora
 from gateway import lorawan
+from simulator.modem.device_mac import DeviceMAC
 
 DEFAULT_CHANNELS = lora.EU868_DEFAULT_CHANNELS
 RX1_DELAY_MS = 1000  # RECEIVE_DELAY1, LoRaWAN 1.0.x; RX2 one second later
@@ -73,7 +77,7 @@ class LoRaE5Emulator:
     ) -> None:
         self.clock = clock
         self.radio = radio
-        self.channels = list(channels)
+        self.mac = DeviceMAC(list(channels))  # data rate, power, channels, ADR and MAC commands
         self.duty_cycle = duty_cycle
         self._rng = random.Random(seed)
         self._in = bytearray()
@@ -83,8 +87,6 @@ class LoRaE5Emulator:
         self.join_eui = bytes(8)
         self.app_key = bytes(16)
         self.mode = "LWOTAA"
-        self.dr = 0
-        self.adr = False
         self.port = 8
         self.dev_nonce = 0
         self.session: Session | None = None
@@ -96,6 +98,27 @@ class LoRaE5Emulator:
         self.tx_log: list[tuple[int, int, int]] = []  # (start ms, freq Hz, airtime ms)
         self.commands: list[str] = []  # every command line received, for tests
         self.downlinks_rejected = 0
+
+    # the MAC layer holds the radio settings the network may change
+    @property
+    def channels(self) -> list[int]:
+        return self.mac.channels
+
+    @property
+    def dr(self) -> int:
+        return self.mac.dr
+
+    @dr.setter
+    def dr(self, dr: int) -> None:
+        self.mac.dr = dr
+
+    @property
+    def adr(self) -> bool:
+        return self.mac.adr
+
+    @adr.setter
+    def adr(self, on: bool) -> None:
+        self.mac.adr = on
 
     # ---- time ----
 
@@ -336,6 +359,7 @@ class LoRaE5Emulator:
             self._say("+%s: No band in %dms" % (tag, wait))
             return
         s = self.session
+        fopts, adr_ack_req = self.mac.uplink()
         phy = lorawan.build_data_frame(
             nwkskey=s.nwkskey,
             appskey=s.appskey,
@@ -346,6 +370,8 @@ class LoRaE5Emulator:
             fport=self.port if data else None,
             payload=data,
             adr=self.adr,
+            adr_ack_req=adr_ack_req,
+            fopts=fopts,
         )
         s.fcnt_up += 1
         self._say("+%s: Start" % tag)
@@ -418,6 +444,7 @@ class LoRaE5Emulator:
                 return False
             nwk, app = lorawan.derive_session_keys(self.app_key, ja.join_nonce, ja.net_id, self.dev_nonce)
             self.session = Session(ja.dev_addr, nwk, app)
+            self.mac.joined(ja.cflist)
             self._later(at, "+JOIN: Network joined")
             self._later(at, "+JOIN: NetID %06X DevAddr %s" % (ja.net_id, _colons(ja.dev_addr)))
             return True
@@ -435,6 +462,8 @@ class LoRaE5Emulator:
             self.downlinks_rejected += 1
             return False
         s.fcnt_down = fcnt32 + 1
+        mac = frame.decrypt(s.nwkskey, s.appskey, fcnt32) if frame.fport == 0 else frame.fopts
+        self.mac.downlink(mac, snr)
         tag = p.tag
         if frame.fpending:
             self._later(at, "+%s: FPENDING" % tag)

@@ -27,6 +27,10 @@ class Device:
     last_seq: int | None = None
     readings: dict[int, dict] = field(default_factory=dict)  # seq -> reading
     queue: list[bytes] = field(default_factory=list)  # FPort 2 payloads to send
+    mac_queue: list[bytes] = field(default_factory=list)  # FOpts to send, one downlink each
+    fopts_up: list[bytes] = field(default_factory=list)  # FOpts of every uplink, in order
+    adr_ack_reqs: int = 0
+    cflist: bytes | None = None  # sent in the Join-Accept
     uplinks: int = 0
     bad_frames: int = 0
 
@@ -70,7 +74,9 @@ class LoopbackNetwork:
             return
         self._join_nonce += 1
         dev_addr = (0x26000000 + len(self._by_addr) + 1).to_bytes(4, "big")
-        accept = lorawan.build_join_accept(dev.app_key, self._join_nonce, self.net_id, dev_addr, 0, 1)
+        accept = lorawan.build_join_accept(
+            dev.app_key, self._join_nonce, self.net_id, dev_addr, 0, 1, cflist=dev.cflist
+        )
         dev.nwkskey, dev.appskey = lorawan.derive_session_keys(
             dev.app_key, self._join_nonce, self.net_id, req.dev_nonce
         )
@@ -91,6 +97,8 @@ class LoopbackNetwork:
             return
         dev.fcnt_up = fcnt32 + 1
         dev.uplinks += 1
+        dev.fopts_up.append(frame.fopts)
+        dev.adr_ack_reqs += frame.adr_ack_req
         if frame.fport == 1:
             data = frame.decrypt(dev.nwkskey, dev.appskey, fcnt32)
             ref = {"seq": dev.last_seq if dev.last_seq is not None else 0, "t": int(self.clock.time())}
@@ -103,8 +111,9 @@ class LoopbackNetwork:
                 dev.readings[r["seq"]] = r
                 if dev.last_seq is None or r["seq"] > dev.last_seq:
                     dev.last_seq = r["seq"]
-        if dev.queue or frame.confirmed:
+        if dev.queue or dev.mac_queue or frame.confirmed:
             body = dev.queue.pop(0) if dev.queue else b""
+            fopts = dev.mac_queue.pop(0) if dev.mac_queue else b""
             down = lorawan.build_data_frame(
                 nwkskey=dev.nwkskey,
                 appskey=dev.appskey,
@@ -114,6 +123,7 @@ class LoopbackNetwork:
                 ack=frame.confirmed,
                 fport=2 if body else None,
                 payload=body,
+                fopts=fopts,
             )
             dev.fcnt_down += 1
             modem.deliver(down)

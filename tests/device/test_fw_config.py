@@ -76,3 +76,27 @@ def test_missing_or_broken_files_are_config_errors():
     with raises(ConfigError) as e:
         load(write(d, bad), "hw")
     assert "arduino-uno" in str(e.value)
+
+
+def _uplink(**u):
+    data = json.loads(json.dumps(GOOD))
+    data["uplink"] = u
+    return Config(data, load_board("esp32-devkitc", "hw")).uplink
+
+
+def test_network_sets_the_airtime_policy():
+    # a node of the city's own gateway: duty cycle per sub-band only, and ADR on by default
+    cfg = Config(json.loads(json.dumps(GOOD)), load_board("esp32-devkitc", "hw"))
+    assert cfg.uplink["network"] == "private" and cfg.uplink["fair_use_s_per_day"] == 0
+    assert cfg.lorawan["adr"] is True
+    # TTN adds its 30 s/day fair use; it may be tightened, never loosened nor switched off
+    assert _uplink(network="ttn")["fair_use_s_per_day"] == 30
+    assert _uplink(network="ttn", fair_use_s_per_day=20)["fair_use_s_per_day"] == 20
+    for bad in (31, 0):
+        with raises(ConfigError) as e:
+            _uplink(network="ttn", fair_use_s_per_day=bad)
+        assert "uplink.fair_use_s_per_day must be an integer 1..30" in str(e.value)
+    assert _uplink(fair_use_s_per_day=120)["fair_use_s_per_day"] == 120  # a private network's own rule
+    with raises(ConfigError) as e:
+        _uplink(network="lorawan")
+    assert "uplink.network must be one of private, ttn" in str(e.value)

@@ -41,6 +41,8 @@ def test_sf12_five_minute_uplinks_break_fair_use_but_not_the_duty_cycle():
     assert r["uplinks_per_day"] == 288
     assert r["airtime_s_per_day"] == pytest.approx(288 * 1.482752)
     assert r["fair_use_margin"] == pytest.approx(30 / 427.032576)
+    # fine on the city's own gateway (duty cycle only), over budget on TTN
+    assert r["networks"] == {"private": True, "ttn": False}
     band = {b["subband"]: b for b in r["subbands"]}
     # three of the eight channels lie in 868.0-868.6 MHz (1 %): 427.03 s/day / 24 * 3/8 = 6.672 s/h of 36
     assert band[2]["channels"] == 3
@@ -61,6 +63,7 @@ def test_fair_use_overrun_names_the_interval_that_fits(capsys):
     # SF12, one 25-byte PHY frame: 1.482752 s an uplink; 30 s/day allows one every 86400*1.482752/30 = 4270 s
     code, out, _ = run(capsys, "plan", "deployment", "--sf", "12", "--sensors", "sds011,sht3x", "--interval", "300")
     assert code == 0 and "OVER the budget" in out
+    assert 'uplink.network = "private" (the city\'s gateway, duty cycle only): fits' in out
     assert "uplink every 4270 s or more" in out
 
 

@@ -147,7 +147,8 @@ def test_mac_commands_and_confirmed_uplinks_are_answered(env):
     _, frame = _downlink(f, 10_000_000)
     assert frame.ack
     assert frame.fopts[:3] == H("020c01")  # LinkCheckAns: margin 5 - (-7.5) = 12 dB, 1 gateway
-    assert frame.fopts[3] == 0x0D and len(frame.fopts) == 9  # DeviceTimeAns
+    assert frame.fopts[3] == 0x0D  # DeviceTimeAns (9 bytes)
+    assert frame.fopts[9:] == H("06")  # then the network's own DevStatusReq: a device's first of the day
 
 
 def test_a_confirmed_uplink_sent_again_is_acked_again_and_stored_once(env):

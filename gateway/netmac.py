@@ -1,0 +1,110 @@
+"""The network side of the MAC commands that manage a device's radio: ADR, DevStatus.
+
+One NetworkMAC per agent keeps, per device, its AdrState (gateway/lorawan/adr.py) and its last
+DevStatusAns. For each uplink that is safe on disk the ingest asks ``commands`` what to send in the
+next downlink's FOpts (LinkADRReq when the algorithm wants a change, DevStatusReq at most every
+``dev_status_interval_s``), after feeding it the answers the uplink carried (LinkADRAns,
+DevStatusAns). An answer nobody asked for is counted (``mac_unsolicited``) and ignored. Requests
+are decided afresh at every uplink: one whose downlink was lost or did not fit is simply decided
+again, one the device refused is not repeated (AdrState caps what it asks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge import lora
+from gateway import lorawan
+from gateway import metrics as metrics_file
+from gateway.config import LorawanSection
+from gateway.lorawan import adr, mac, maccmd
+from gateway.metrics import Metrics
+
+STATUS_GAUGE = "device_status"  # metrics gauge: dev_eui -> battery, margin_db, at (unix s)
+
+
+@dataclass
+class DeviceMAC:
+    adr: adr.AdrState = field(default_factory=adr.AdrState)
+    status_asked_at: float | None = None  # unix time of the last DevStatusReq sent
+    status_pending: bool = False
+    battery: int | None = None  # last DevStatusAns: 0 external power, 1..254, 255 unknown
+    margin_db: int | None = None
+    status_at: float | None = None
+
+
+class NetworkMAC:
+    def __init__(self, cfg: LorawanSection, metrics: Metrics) -> None:
+        self.cfg = cfg
+        self.metrics = metrics
+        self.devices: dict[str, DeviceMAC] = {}
+
+    def joined(self, dev_eui: str) -> None:
+        """A new session: the device starts over at its configured data rate and full power."""
+        self.devices.pop(dev_eui, None)
+
+    def commands(
+        self, dev_eui: str, frame: lorawan.DataFrame, received: list[mac.MACCommand], rx_sf: int, rx_bw: int,
+        snr_db: float, now_unix: float,
+    ) -> list[bytes]:  # fmt: skip
+        """MAC requests for the next downlink to this device, after taking in this uplink."""
+        d = self.devices.setdefault(dev_eui, DeviceMAC())
+        asked_adr = d.adr.asked is not None
+        for cmd in received:
+            try:
+                if cmd.cid == maccmd.LINK_ADR:
+                    self._link_adr_ans(d, cmd.payload)
+                elif cmd.cid == maccmd.DEV_STATUS:
+                    self._dev_status_ans(d, cmd.payload, now_unix)
+            except lorawan.LoRaWANError:
+                self.metrics.inc("mac_errors")
+        if asked_adr and d.adr.asked is not None:
+            d.adr.unanswered()  # the downlink with the request was lost: it may be decided again
+        if d.status_pending and not any(c.cid == maccmd.DEV_STATUS for c in received):
+            d.status_pending = False
+        out: list[bytes] = []
+        try:
+            dr = lora.eu868_dr_of(rx_sf, rx_bw)
+        except lora.RadioError:
+            return out
+        d.adr.observe(dr, snr_db)
+        if self.cfg.adr and frame.adr:
+            req = d.adr.decide(float(self.cfg.adr_margin_db))
+            if req is not None:
+                out.append(maccmd.build_link_adr_req(req))
+                self.metrics.inc("adr_requests")
+        every = self.cfg.dev_status_interval_s
+        if every and not d.status_pending and (d.status_asked_at is None or now_unix - d.status_asked_at >= every):
+            d.status_asked_at = now_unix
+            d.status_pending = True
+            out.append(maccmd.DEV_STATUS_REQ)
+        return out
+
+    def _link_adr_ans(self, d: DeviceMAC, payload: bytes) -> None:
+        ans = maccmd.parse_link_adr_ans(payload)
+        if d.adr.asked is None:
+            self.metrics.inc("mac_unsolicited")
+            return
+        d.adr.answered(ans)
+        self.metrics.inc("adr_accepted" if ans.accepted else "adr_rejected")
+
+    def _dev_status_ans(self, d: DeviceMAC, payload: bytes, now_unix: float) -> None:
+        ans = maccmd.parse_dev_status_ans(payload)
+        if not d.status_pending:
+            self.metrics.inc("mac_unsolicited")
+            return
+        d.status_pending = False
+        d.battery, d.margin_db, d.status_at = ans.battery, ans.margin_db, now_unix
+        self.metrics.set(STATUS_GAUGE, {
+            eui: {"battery": m.battery, "margin_db": m.margin_db, "at": m.status_at}
+            for eui, m in self.devices.items() if m.status_at is not None
+        })  # fmt: skip
+
+
+def device_status(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The last DevStatusAns of each device, as the running (or last) agent saved it in its metrics."""
+    gauges = metrics_file.read(data_dir / metrics_file.METRICS_FILE).get("gauges", {})
+    status = gauges.get(STATUS_GAUGE, {}) if isinstance(gauges, dict) else {}
+    return status if isinstance(status, dict) else {}

@@ -137,17 +137,27 @@ def uart_with(emu_cls):
 
 
 def main():
+    from drivers.a02yyuw import A02YYUW
+    from drivers.bh1750 import BH1750
     from drivers.bme280 import BME280
     from drivers.counter import BeamCounter, PulseCounter
     from drivers.dnms import DNMS
+    from drivers.gnss import GNSS
+    from drivers.maxbotix import MaxBotix
     from drivers.pcb_db import DecibelMeter
     from drivers.pms5003 import PMS5003
     from drivers.sds011 import SDS011
     from drivers.sht3x import SHT3x
     from drivers.sht4x import SHT4x
     from drivers.sps30 import SPS30
+    from drivers.veml7700 import VEML7700
+    from drivers.vl53l1x import VL53L1X
+    from simulator.devices.a02yyuw import A02YYUWEmulator
+    from simulator.devices.bh1750 import BH1750Emulator
     from simulator.devices.bme280 import BME280Emulator
     from simulator.devices.dnms import DNMSEmulator
+    from simulator.devices.gnss import GNSSEmulator
+    from simulator.devices.maxbotix import MaxBotixEmulator
     from simulator.devices.pcb_db import DecibelMeterEmulator
     from simulator.devices.pins import IrqGuard, VirtualPin
     from simulator.devices.pms5003 import PMS5003Emulator
@@ -155,6 +165,8 @@ def main():
     from simulator.devices.sht3x import SHT3xEmulator
     from simulator.devices.sht4x import SHT4xEmulator
     from simulator.devices.sps30 import SPS30Emulator
+    from simulator.devices.veml7700 import VEML7700Emulator
+    from simulator.devices.vl53l1x import VL53L1XEmulator
 
     def wake(drv, clock):
         drv.wake()
@@ -173,6 +185,12 @@ def main():
     measure("BME280", i2c_with(BME280Emulator), lambda b, c: BME280(b, clock=c))
     measure("DNMS", i2c_with(DNMSEmulator), lambda b, c: DNMS(b, clock=c))
     measure("DecibelMeter", i2c_with(DecibelMeterEmulator), lambda b, c: DecibelMeter(b, clock=c), window)
+    measure("A02YYUW", uart_with(A02YYUWEmulator), lambda b, c: A02YYUW(b, clock=c))
+    measure("MaxBotix", uart_with(MaxBotixEmulator), lambda b, c: MaxBotix(b, clock=c))
+    measure("VL53L1X", i2c_with(VL53L1XEmulator), lambda b, c: VL53L1X(b, clock=c))
+    measure("VEML7700", i2c_with(VEML7700Emulator), lambda b, c: VEML7700(b, clock=c))
+    measure("BH1750", i2c_with(BH1750Emulator), lambda b, c: BH1750(b, clock=c))
+    measure("GNSS", uart_with(GNSSEmulator), lambda b, c: GNSS(b, clock=c))
 
     for name, make in (
         ("PulseCounter", lambda pins, c, g: PulseCounter(pins[0], clock=c, irq_guard=g)),

@@ -17,6 +17,7 @@ import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,7 +86,8 @@ TABLES: dict[str, dict[str, Any]] = {
                            _field("height_m", "number", "mounting height above ground, m"),
                            _field("installed", "date", "install date"),
                            _field("support", "string", "mounting support"),
-                           _field("photos", "string", "photo paths, separated by '|'")],
+                           _field("photos", "string", "photo paths, separated by '|'"),
+                           _field("removed", "boolean", "removed from its gateway (its data stay in the export)")],
                 "primaryKey": ["dev_eui"]},
     "noise_days": {"description": "Lday, Levening, Lnight, Lden per local day (EU Directive 2002/49/EC), dB(A)",
                    "fields": [_DEV, _field("date", "date", "local day (the night that starts on it)"),
@@ -137,69 +139,77 @@ def export(store: Store, start: int, end: int, fmt: str, out: Path, tz: str = in
     if end <= start:
         raise ValueError("the end of the range must be after its start")
     out.mkdir(parents=True, exist_ok=True)
-    devices = store.devices()
-    data = store.series(None, start, end)
+    # Every device that has data, removed ones too: an export is the whole record, not today's view.
+    devices = store.devices(removed=True)
     if fmt == "geojson":
         return [_write_json(out / "sensors.geojson", sensors_geojson(devices, store.latest()))]
+    # One device's range in memory at a time: a month of a city's data need not fit at once.
+    per_device = ((d, store.series([d["dev_eui"]], start, end).get(d["dev_eui"], {})) for d in devices)
     if fmt == "ngsi-ld":
         opts = options or Options()
         entities = []
-        for d in devices:
-            s = data.get(d["dev_eui"], {})
+        for d, s in per_device:
             entities.append(ents.with_context(ents.device_entity(d, s)))
             entities += [ents.with_context(e) for e in ents.device_entities(
                 d, s, bicycle=d["dev_eui"] in opts.bicycle_counters, temporal=True)]
         return [_write_json(out / "entities.jsonld", entities)]
-    return write_package(out, devices, data, tz)
+    return write_package(out, per_device, tz)
 
 
-def write_package(out: Path, devices: list[dict[str, Any]], data: dict[str, dict[str, list[tuple[int, float]]]],
+def _device_rows(d: dict[str, Any], s: dict[str, list[tuple[int, float]]], tz: str):
+    """(table, row) of one device: its metadata, values, aggregates and indicators."""
+    eui = d["dev_eui"]
+    yield "devices", [eui, d.get("gateway_id"), d.get("latitude"), d.get("longitude"), d.get("height_m"),
+                      d.get("installed"), d.get("support"), "|".join(d.get("photos") or []),
+                      str(bool(d.get("removed"))).lower()]
+    for q in sorted(s):
+        unit = vocab.unit(q) if q in vocab.BY_NAME else ""
+        for t, v in s[q]:
+            yield "observations", [eui, q, ents.iso(t), v, unit]
+    for daily, name in ((False, "hourly"), (True, "daily")):
+        for q, when, value, method, n in aggregate(s, tz, daily):
+            yield name, [eui, q, when, value, method, n, vocab.unit(q) if q in vocab.BY_NAME else ""]
+    if s.get("laeq"):
+        for r in ind.noise_days(s["laeq"], tz):
+            yield "noise_days", [eui, r["date"], r["lday"], r["levening"], r["lnight"], r["lden"], r["n_day"],
+                                 r["n_evening"], r["n_night"]]
+    for q in ind.WHO_24H:
+        for r in ind.pm_days(s.get(q, ()), q, tz):
+            yield "pm_days", [eui, q, r["date"], r["mean"], r["hours"], r["hours_in_day"], str(r["valid"]).lower(),
+                              r["guideline"], str(r["exceeds"]).lower()]
+
+
+def write_package(out: Path, per_device: Iterable[tuple[dict[str, Any], dict[str, list[tuple[int, float]]]]],
                   tz: str) -> list[Path]:
-    rows: dict[str, list[list[Any]]] = {name: [] for name in TABLES}
-    for d in devices:
-        rows["devices"].append([d["dev_eui"], d.get("gateway_id"), d.get("latitude"), d.get("longitude"),
-                                d.get("height_m"), d.get("installed"), d.get("support"),
-                                "|".join(d.get("photos") or [])])
-    for eui in sorted(data):
-        s = data[eui]
-        for q in sorted(s):
-            unit = vocab.unit(q) if q in vocab.BY_NAME else ""
-            rows["observations"] += [[eui, q, ents.iso(t), v, unit] for t, v in s[q]]
-        for daily, name in ((False, "hourly"), (True, "daily")):
-            for q, when, value, method, n in aggregate(s, tz, daily):
-                rows[name].append([eui, q, when, value, method, n, vocab.unit(q) if q in vocab.BY_NAME else ""])
-        if s.get("laeq"):
-            for r in ind.noise_days(s["laeq"], tz):
-                rows["noise_days"].append([eui, r["date"], r["lday"], r["levening"], r["lnight"], r["lden"],
-                                           r["n_day"], r["n_evening"], r["n_night"]])
-        for q in ind.WHO_24H:
-            for r in ind.pm_days(s.get(q, ()), q, tz):
-                rows["pm_days"].append([eui, q, r["date"], r["mean"], r["hours"], r["hours_in_day"],
-                                        str(r["valid"]).lower(), r["guideline"], str(r["exceeds"]).lower()])
-    written = []
-    resources = []
-    for name, table in TABLES.items():
-        path = out / (name + ".csv")
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
+    """The CSV files and datapackage.json, written as each device's rows come."""
+    paths = {name: out / (name + ".csv") for name in TABLES}
+    with ExitStack() as stack:
+        writers = {}
+        for name, table in TABLES.items():
+            w = csv.writer(stack.enter_context(paths[name].open("w", newline="", encoding="utf-8")),
+                           lineterminator="\n")
             w.writerow([fld["name"] for fld in table["fields"]])
-            w.writerows([["" if v is None else v for v in row] for row in rows[name]])
-        written.append(path)
-        resources.append({"name": name, "path": path.name, "format": "csv", "mediatype": "text/csv",
-                          "encoding": "utf-8", "description": table["description"],
-                          "schema": {"fields": table["fields"], "primaryKey": table["primaryKey"]}})
+            writers[name] = w
+        for d, s in per_device:
+            for name, row in _device_rows(d, s, tz):
+                writers[name].writerow(["" if v is None else v for v in row])
+    resources = [{"name": name, "path": paths[name].name, "format": "csv", "mediatype": "text/csv",
+                  "encoding": "utf-8", "description": table["description"],
+                  "schema": {"fields": table["fields"], "primaryKey": table["primaryKey"]}}
+                 for name, table in TABLES.items()]
     package = {"name": "edge-sensor-data", "title": "edge sensor network: observations and indicators",
                "licenses": [{"name": "ODbL-1.0", "path": "https://opendatacommons.org/licenses/odbl/1-0/",
                              "title": "Open Data Commons Open Database License 1.0"}],
                "resources": resources}
-    written.append(_write_json(out / "datapackage.json", package))
-    return written
+    return [*paths.values(), _write_json(out / "datapackage.json", package)]
 
 
 def sensors_geojson(devices: list[dict[str, Any]], latest: dict[str, dict[str, list[tuple[int, float]]]]):
     """The sensors as GeoJSON Features (RFC 7946), their metadata and last values as properties."""
     features = []
     for d in devices:
+        if d.get("removed"):
+            continue  # the map of the network today
         if d.get("latitude") is None or d.get("longitude") is None:
             continue  # GeoJSON needs a geometry; devices not yet surveyed are in devices.csv
         last = {q: s[-1][1] for q, s in latest.get(d["dev_eui"], {}).items() if s}

@@ -126,16 +126,18 @@ def pm_days(samples: Iterable[tuple[int, float]], quantity: str, tz: str = DEFAU
         hours = hours_in_day(d, zone)
         valid = len(means) >= MIN_HOUR_SHARE * hours
         mean: float | None = sum(means) / len(means) if valid else None
-        out.append({
-            "date": d.isoformat(),
-            "quantity": quantity,
-            "mean": _r(mean),
-            "hours": len(means),
-            "hours_in_day": hours,
-            "valid": valid,
-            "guideline": level,
-            "exceeds": bool(valid and mean is not None and mean > level),
-        })
+        out.append(
+            {
+                "date": d.isoformat(),
+                "quantity": quantity,
+                "mean": _r(mean),
+                "hours": len(means),
+                "hours_in_day": hours,
+                "valid": valid,
+                "guideline": level,
+                "exceeds": bool(valid and mean is not None and mean > level),
+            }
+        )
     return out
 
 

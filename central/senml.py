@@ -28,6 +28,8 @@ BVER, BN, BT, BU, N, U, V, T = -1, -2, -3, -4, 0, 1, 2, 6
 KNOWN_BVER = (10, 26)  # RFC 8428 base version 10; 26 = 10 plus RFC 9100 feature 4, secondary units (ug/m3)
 OTHER_VALUES = (3, 4, 5, 8)  # vs, vb, s, vd: no quantity of the vocabulary has such a value
 RELATIVE_TIME_BELOW = 2**28  # RFC 8428 section 4.5.3: smaller times are relative to "now"; packs never use them
+MAX_TIME = 2**35  # year 3058: later "times" are refused rather than handed to the database
+MAX_INT = 2**53  # integers a double holds exactly (RFC 8428 section 6 asks values to survive that)
 MAX_INFLATED = 16 << 20  # a deflated pack larger than this when inflated is refused, not inflated
 EUI = re.compile("[0-9a-f]{16}")
 _NAME = re.compile(r"urn:dev:(?:mac|eui):([0-9a-f]{16}):([a-z][a-z0-9_]*)\Z")
@@ -88,57 +90,84 @@ def resolve(payload: bytes) -> list[Value]:
         raise PackError("not_senml", "a SenML pack is a non-empty array, got %s" % type(pack).__name__)
     bn, bt, bu = "", 0, None
     out: list[Value] = []
+    subjects: dict[tuple[object, object, object], tuple[str, str, int, int, int]] = {}  # names repeat: resolve once
     for i, rec in enumerate(pack):
-        if not isinstance(rec, dict):
+        if type(rec) is not dict:
             raise PackError("not_senml", "record %d is %s, not a map" % (i, type(rec).__name__))
         if BVER in rec and rec[BVER] not in KNOWN_BVER:
             raise PackError("bad_bver", "record %d has bver %r; this ingest reads %s" % (i, rec[BVER], KNOWN_BVER))
         bn = rec.get(BN, bn)
         bt = rec.get(BT, bt)
         bu = rec.get(BU, bu)
-        n = rec.get(N, "")
-        if not isinstance(bn, str) or not isinstance(n, str):
-            raise PackError("bad_name", "record %d: bn and n must be text" % i)
-        m = _NAME.match(bn + n)
-        if m is None:
-            raise PackError("bad_name", "record %d: %r is not urn:dev:mac:<16 hex>:<quantity>" % (i, bn + n))
-        eui, quantity = m.group(1), m.group(2)
-        if quantity not in _STEP:
-            raise PackError("unknown_quantity", "record %d: %r is not in the vocabulary" % (i, quantity))
-        unit = rec.get(U, bu)
-        accepted = WIRE_UNITS.get(_UNIT[quantity], {_UNIT[quantity]: 0})
-        if unit not in accepted:
-            raise PackError("bad_unit", "record %d: %s in %r, expected %s" % (i, quantity, unit, " or ".join(accepted)))
-        t = _time(bt, rec.get(T, 0), i)
-        out.append((eui, quantity, t, _value(quantity, rec, i, accepted[unit])))
+        key = (bn, rec.get(N, ""), rec.get(U, bu))
+        sub = subjects.get(key)
+        if sub is None:
+            sub = subjects[key] = _subject(*key, i)
+        eui, quantity, exp10, num, den = sub
+        t = rec.get(T, 0)
+        if type(bt) is int and type(t) is int and RELATIVE_TIME_BELOW <= bt + t < MAX_TIME:
+            t = bt + t  # the usual case, checked without a call
+        else:
+            t = _time(bt, t, i)
+        v = rec.get(V)
+        if exp10 or not (type(v) is float and math.isfinite(v) or type(v) is int and -MAX_INT < v < MAX_INT):
+            v = _value(rec, i, exp10)
+        x = v * den / num  # round to the resolution, half away from zero
+        raw = math.floor(x + 0.5) if x >= 0 else -math.floor(0.5 - x)
+        out.append((eui, quantity, t, raw * num / den))
     return out
+
+
+def _subject(bn: object, n: object, unit: object, i: int) -> tuple[str, str, int, int, int]:
+    """(dev_eui, quantity, power of ten to the vocabulary unit, step num, step den) of a record."""
+    if not isinstance(bn, str) or not isinstance(n, str):
+        raise PackError("bad_name", "record %d: bn and n must be text" % i)
+    m = _NAME.match(bn + n)
+    if m is None:
+        raise PackError("bad_name", "record %d: %r is not urn:dev:mac:<16 hex>:<quantity>" % (i, bn + n))
+    eui, quantity = m.group(1), m.group(2)
+    if quantity not in _STEP:
+        raise PackError("unknown_quantity", "record %d: %r is not in the vocabulary" % (i, quantity))
+    accepted = WIRE_UNITS.get(_UNIT[quantity], {_UNIT[quantity]: 0})
+    if unit not in accepted:
+        raise PackError("bad_unit", "record %d: %s in %r, expected %s" % (i, quantity, unit, " or ".join(accepted)))
+    num, den = _STEP[quantity]
+    return eui, quantity, accepted[unit], num, den
 
 
 def _number(x: object) -> bool:
     return isinstance(x, (int, float, Decimal)) and not isinstance(x, bool)
 
 
+def _finite(x: int | float | Decimal) -> bool:
+    if isinstance(x, Decimal):
+        return x.is_finite() and x.adjusted() < 300  # sNaN, NaN, inf, and beyond a double refused
+    if isinstance(x, int):
+        return -MAX_INT < x < MAX_INT
+    return math.isfinite(x)
+
+
 def _time(bt: object, t: object, i: int) -> float:
     if not _number(bt) or not _number(t):
         raise PackError("bad_time", "record %d: bt and t must be numbers" % i)
+    if not _finite(bt) or not _finite(t):  # type: ignore[arg-type]
+        raise PackError("bad_time", "record %d: time %r + %r is not an absolute unix time" % (i, bt, t))
     total = bt + t  # type: ignore[operator]
     if isinstance(total, Decimal):
         total = int(total) if total == total.to_integral_value() else float(total)
-    if not math.isfinite(total) or total < RELATIVE_TIME_BELOW:
+    if not RELATIVE_TIME_BELOW <= total < MAX_TIME:
         raise PackError("bad_time", "record %d: time %r is not an absolute unix time" % (i, total))
     return total
 
 
-def _value(quantity: str, rec: dict, i: int, exp10: int) -> float:
+def _value(rec: dict, i: int, exp10: int) -> float:
+    """The value of a record in the vocabulary's unit, before rounding; PackError when there is none."""
     if V not in rec:
         other = [k for k in OTHER_VALUES if k in rec]
         raise PackError("bad_value", "record %d has no numeric value%s" % (i, " (label %s)" % other if other else ""))
     v = rec[V]
-    if not _number(v) or not math.isfinite(v):
+    if not _number(v) or not _finite(v):
         raise PackError("bad_value", "record %d: value %r is not a finite number" % (i, v))
     if exp10:
         v = Decimal(v).scaleb(exp10)  # exact: Decimal(float) is the float's exact value
-    num, den = _STEP[quantity]
-    x = float(v) * den / num
-    raw = math.floor(x + 0.5) if x >= 0 else -math.floor(0.5 - x)
-    return raw * num / den
+    return float(v)

@@ -10,8 +10,8 @@ with exponential back-off; the broker stops sending after [mqtt] receive_maximum
 
 Subscriptions: data and gateway alerts through the shared subscription
 ``$share/{group}/{root}/+/up/#`` and ``.../+/alerts`` (MQTT 5: instances of one group split them);
-retained topics (devices, status, metrics) directly, because a broker sends no retained message on
-a shared subscription; they are idempotent, so every instance may write them. MQTT 3.1.1 has no
+retained topics (devices, status, metrics) directly: Mosquitto sends no retained message on a
+shared subscription; their writes are idempotent, so every instance may write them. MQTT 3.1.1 has no
 shared subscriptions: one instance, plain topic filters.
 """
 
@@ -21,7 +21,6 @@ import dataclasses
 import json
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import Counter
@@ -35,6 +34,8 @@ from paho.mqtt.properties import Properties
 from central import checks, db, store
 from central.config import Config
 from central.senml import PackError, parse_topic, unpack
+from gateway.forward.client import MqttOptions, new_client
+from gateway.forward.settings import check_private
 
 log = logging.getLogger("edge.platform")
 
@@ -45,38 +46,31 @@ STATS_EVERY_S = 10.0
 
 
 def make_client(cfg: Config, on_message, on_connect) -> mqtt.Client:
-    """The paho client: MQTT 5 (or 3.1.1), manual acknowledgement, persistent session."""
-    from urllib.parse import urlparse
-
-    v5 = cfg.mqtt.version == "5"
-    c = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=cfg.client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else False,
-        manual_ack=True,
-    )
-    u = urlparse(cfg.mqtt.url)
-    if cfg.mqtt.username:
-        password = None
-        if cfg.mqtt.password_file:
-            password = Path(cfg.mqtt.password_file).read_text().strip()
-        c.username_pw_set(cfg.mqtt.username, password)
-    if u.scheme == "mqtts":
-        c.tls_set(ca_certs=cfg.mqtt.ca_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    """The paho client from the project's one factory (gateway/forward/client.py: TLS, credentials,
+    protocol, persistent session), with manual acknowledgement; connected in the background, so a
+    broker that is down at start is retried like one that goes away later."""
+    password = ""
+    if cfg.mqtt.password_file:
+        check_private(cfg.mqtt.password_file, "[mqtt] password_file")
+        password = Path(cfg.mqtt.password_file).read_text().strip()
+    opts = MqttOptions.from_url(
+        cfg.mqtt.url, cfg.client_id, protocol=cfg.mqtt.version, ca_file=cfg.mqtt.ca_file,
+        username=cfg.mqtt.username, password=password, keepalive_s=cfg.mqtt.keepalive_s,
+        session_expiry_s=cfg.mqtt.session_expiry_s,
+    )  # fmt: skip
+    c = new_client(opts)
+    c.manual_ack_set(True)  # PUBACK only after the commit (Service._ack)
     c.reconnect_delay_set(1, 30)
     c.on_message = on_message
     c.on_connect = on_connect
-    props = None
-    if v5:
+    if opts.protocol == "5":
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.mqtt.session_expiry_s
-        props.ReceiveMaximum = cfg.mqtt.receive_maximum
+        props.ReceiveMaximum = cfg.mqtt.receive_maximum  # unacknowledged messages the broker may send us
+        c.connect_async(opts.host, opts.port, opts.keepalive_s, clean_start=False, properties=props)
     else:
         c.max_inflight_messages_set(cfg.mqtt.receive_maximum)
-    port = u.port or (8883 if u.scheme == "mqtts" else 1883)
-    clean_start = False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY  # 3.1.1: clean_session=False above
-    c.connect_async(u.hostname or "", port, cfg.mqtt.keepalive_s, clean_start=clean_start, properties=props)
+        c.connect_async(opts.host, opts.port, opts.keepalive_s)  # clean session off: new_client
     return c
 
 
@@ -194,6 +188,11 @@ class Service:
                     b.dead.append((m.topic, gw, e.reason, e.detail, payload))
                     self.counts["dead_" + e.reason] += 1
                     continue
+                except Exception as e:  # a bug of ours must not stop the ingest: keep the message
+                    log.exception("cannot read the message on %s", m.topic)
+                    b.dead.append((m.topic, gw, "unreadable", "%s: %s" % (type(e).__name__, e), payload))
+                    self.counts["dead_unreadable"] += 1
+                    continue
                 b.values.append((gw, values))
                 self.counts["messages"] += 1
                 self.counts["values_received"] += len(values)
@@ -204,13 +203,17 @@ class Service:
         return b
 
     def _commit(self, msgs: list[mqtt.MQTTMessage]) -> None:
-        b = self.batch(msgs)
+        if self._write(msgs, self.batch(msgs)):
+            self._ack(msgs)
+
+    def _write(self, msgs: list[mqtt.MQTTMessage], b: store.Batch) -> bool:
+        """Write until committed (True), or until stopping (False: nothing acknowledged)."""
         delay = self.cfg.ingest.retry_min_s
         while True:
             try:
                 conn = self._connection()
                 self.counts["values_stored"] += store.write(conn, b)
-                break
+                return True
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 self.counts["retried_conflicts"] += 1  # the other instance held rows we needed: again
             except (psycopg.OperationalError, psycopg.InterfaceError, db.DatabaseError) as e:
@@ -219,8 +222,25 @@ class Service:
                 log.warning("database unavailable (%s); holding %d messages, retry in %.1f s", why, len(msgs), delay)
                 self._drop_connection()
                 if self._stop.wait(delay):
-                    return  # stopping: nothing acknowledged, the broker sends them again
+                    return False  # stopping: nothing acknowledged, the broker sends them again
                 delay = min(delay * 2, self.cfg.ingest.retry_max_s)
+            except psycopg.Error as e:  # the database refused something in the batch: find the message
+                self._refused(msgs, e)
+                return False
+
+    def _refused(self, msgs: list[mqtt.MQTTMessage], error: psycopg.Error) -> None:
+        if len(msgs) > 1:
+            for m in msgs:
+                self._commit([m])
+            return
+        m = msgs[0]
+        self.counts["dead_db_refused"] += 1
+        log.warning("database refused the message on %s: %s", m.topic, str(error).strip())
+        dead = store.Batch(dead=[(m.topic, None, "db_refused", str(error).strip(), bytes(m.payload))])
+        if self._write(msgs, dead):
+            self._ack(msgs)
+
+    def _ack(self, msgs: list[mqtt.MQTTMessage]) -> None:
         for m in msgs:
             if m.qos:
                 self.client.ack(m.mid, m.qos)

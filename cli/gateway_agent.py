@@ -42,7 +42,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         text = config.checked_render(overrides)  # never write a file the agent would refuse
     except config.ConfigError as e:
         return _fail(str(e))
-    config.write(path, text)
+    try:
+        config.write(path, text)
+    except OSError as e:
+        return _fail("cannot write %s: %s" % (path, e.strerror))
     print("wrote %s" % path)
     return EXIT_OK
 
@@ -51,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway import config
     from gateway.agent import Agent
     from gateway.forward.settings import SettingsError
-    from gateway.registry import RegistryError
+    from gateway.registry import DataDirError, RegistryError
     from gateway.store.errors import StoreError
 
     level = logging.DEBUG if args.verbose else logging.INFO
@@ -67,7 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(e))
     try:
         agent = Agent(cfg)
-    except SettingsError as e:
+    except (SettingsError, DataDirError) as e:
         return _fail(str(e))
     except (RegistryError, StoreError) as e:
         return _fail(str(e), EXIT_FAILURE)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -43,11 +44,11 @@ def _with_registry(args: argparse.Namespace, use: Callable[[Any], int]) -> int:
     (1); use() maps the errors of its own operation.
     """
     from gateway import config
-    from gateway.registry import RegistryError
+    from gateway.registry import DataDirError, RegistryError
 
     try:
         reg = _open(args)
-    except config.ConfigError as e:
+    except (config.ConfigError, DataDirError) as e:
         return _fail(str(e))
     except RegistryError as e:
         return _fail(str(e), EXIT_FAILURE)
@@ -58,8 +59,17 @@ def _with_registry(args: argparse.Namespace, use: Callable[[Any], int]) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from gateway.registry import RegistryError
+    from gateway.registry import RegistryError, parse_keys
 
+    if args.keys_file:
+        try:
+            text = sys.stdin.read() if args.keys_file == "-" else Path(args.keys_file).read_text(encoding="utf-8")
+            for name, value in parse_keys(text).items():
+                setattr(args, name, getattr(args, name) or value)
+        except (OSError, UnicodeDecodeError) as e:
+            return _fail("cannot read keys from %s: %s" % (args.keys_file, getattr(e, "strerror", None) or e))
+        except RegistryError as e:
+            return _fail(str(e))
     try:
         if args.abp:
             if not (args.dev_addr and args.nwkskey and args.appskey):
@@ -182,6 +192,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--appskey", help="ABP: application session key, 32 hex digits")
     p.add_argument("--join-eui", help="OTAA: JoinEUI (AppEUI), 16 hex digits")
     p.add_argument("--app-key", help="OTAA: AppKey, 32 hex digits")
+    p.add_argument("--keys-file", help="read the keys from this file (- for stdin), lines `nwkskey = HEX`, "
+                   "`appskey = HEX` or `app_key = HEX`: kept out of /proc and the shell history")  # fmt: skip
     p.set_defaults(func=cmd_add)
     p = dsub.add_parser("list", help="list registered devices (never their keys)")
     p.add_argument("--config", required=True)

@@ -63,6 +63,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from central import config, db
     from central.service import Service
+    from gateway.forward.settings import SettingsError
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -70,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         cfg = _load(args.config)
         service = Service(cfg, client_id=args.client_id)
-    except (config.ConfigError, OSError) as e:
+    except (config.ConfigError, SettingsError, OSError) as e:
         return _fail(str(e))
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())

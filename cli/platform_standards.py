@@ -121,6 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("csource", help="print the csourceRegistration for a city's NGSI-LD broker")
     p.add_argument("--config", required=True)
     p.add_argument("--endpoint", help="URL the city's broker reaches this API at (default http://<bind>)")
-    p.add_argument("--name", default="edge",
-                   help="registration name (its id is urn:ngsi-ld:ContextSourceRegistration:NAME)")
+    p.add_argument(
+        "--name", default="edge", help="registration name (its id is urn:ngsi-ld:ContextSourceRegistration:NAME)"
+    )
     p.set_defaults(func=_csource)

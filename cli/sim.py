@@ -54,6 +54,7 @@ class ProgressLine:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from central.db import DatabaseError
     from simulator import scenario
     from simulator.agent import WiringMissing
     from simulator.broker import BrokerError
@@ -70,8 +71,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stderr, args.quiet)
     print("edge sim: %s: %d nodes, %d concentrators, %s virtual; work dir %s"
           % (sc.name, len(sc.nodes), len(sc.concentrators), _hms(sc.duration_s), workdir), file=sys.stderr)  # fmt: skip
+    dsn = args.platform_dsn if args.platform == "postgres" else None
+    if args.platform == "postgres" and not dsn:
+        print("error: --platform postgres needs --platform-dsn postgresql://...", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        result = Runner(sc, workdir, broker=args.broker, progress=progress).run()
+        result = Runner(sc, workdir, broker=args.broker, progress=progress, platform_dsn=dsn).run()
+    except DatabaseError as e:
+        progress.done()
+        print("error: %s" % e, file=sys.stderr)
+        return EXIT_FAILURE
     except (WiringMissing, BrokerError) as e:
         progress.done()
         print("error: %s" % e, file=sys.stderr)
@@ -82,6 +91,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     keys = ("generated", "delivered_unique", "duplicates", "lost_explained", "lost_unexplained",
             "virtual_seconds", "wall_seconds", "acceleration")  # fmt: skip
     print(json.dumps({k: s.get(k) for k in keys}))
+    if "platform" in s:
+        p = s["platform"]
+        print("platform (PostgreSQL): %d values stored, %d at the checker, same as the checker: %s"
+              % (p["values_stored"], p["values_at_checker"], p["same_as_checker"]), file=sys.stderr)  # fmt: skip
     for skipped in s.get("skipped", []):
         print("skipped on MQTT 3.1.1: %s" % skipped, file=sys.stderr)
     print("report: %s  picture: %s" % (json_path, html_path), file=sys.stderr)
@@ -123,6 +136,9 @@ def register(sub: Any) -> None:
     p.add_argument("--broker", choices=("auto", "mosquitto", "amqtt"), default="auto",
                    help="auto: mosquitto when installed, else the embedded amqtt (MQTT 3.1.1 only)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no live progress line")
+    p.add_argument("--platform", choices=("checker", "postgres"), default="checker",
+                   help="postgres: also run the platform ingest into --platform-dsn and compare it with the checker")
+    p.add_argument("--platform-dsn", help="PostgreSQL database for --platform postgres (schema created if missing)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("check", help="validate a scenario file and say what it holds")
     p.add_argument("scenario")

@@ -35,3 +35,7 @@ def bus_error(exc, what):
     if code == _ETIMEDOUT:
         return SensorTimeout("%s: bus timeout" % what)
     return NotPresent("%s: no answer on the bus (%s)" % (what, code))
+
+
+class NoFix(NotReady):
+    """A GNSS receiver answered with intact sentences that carry no position fix (yet)."""

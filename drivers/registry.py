@@ -19,10 +19,16 @@ CHIPS = {
     "pcb_db": ("drivers.pcb_db", "DecibelMeter", "i2c", ("laeq", "lamin", "lamax")),
     "pulse_counter": ("drivers.counter", "PulseCounter", "pin", ("count_in",)),
     "beam_counter": ("drivers.counter", "BeamCounter", "pins", ("count_in", "count_out")),
+    "a02yyuw": ("drivers.a02yyuw", "A02YYUW", "uart", ("distance",)),
+    "maxbotix": ("drivers.maxbotix", "MaxBotix", "uart", ("distance",)),
+    "vl53l1x": ("drivers.vl53l1x", "VL53L1X", "i2c", ("distance",)),
+    "veml7700": ("drivers.veml7700", "VEML7700", "i2c", ("illuminance",)),
+    "bh1750": ("drivers.bh1750", "BH1750", "i2c", ("illuminance",)),
+    "gnss": ("drivers.gnss", "GNSS", "uart", ("latitude", "longitude")),
 }
 
 # Modules every driver may share (errors, transfers, timing); on a board with any sensor.
-SHARED = ("drivers.errors", "drivers.sensirion", "drivers.warmup", "drivers.uart_frames")
+SHARED = ("drivers.errors", "drivers.sensirion", "drivers.warmup", "drivers.uart_frames", "drivers.ranging")
 
 
 def bus(chip):

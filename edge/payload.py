@@ -10,7 +10,8 @@
 #     link bit 0 SAME_SET  same quantities as the previous reading: bitmap omitted
 #     link bit 1 NEXT_SEQ  seq = previous + 1; else zigzag varint (seq - previous - 1) follows
 #     link bit 2 ON_PERIOD t = previous + period; else zigzag varint (t - previous - period) follows
-#   presence bitmap: 7 bits a byte (wire index 0..6 in the first byte), bit 7 = another byte follows
+#   presence bitmap: 7 bits a byte (wire index 0..6 in the first byte), bit 7 = another byte follows;
+#                    at most 4 bytes
 #   values: one per present quantity in wire-index order, widths and steps from edge.vocab
 import struct
 
@@ -25,12 +26,12 @@ _SAME_SET = const(0x01)
 _NEXT_SEQ = const(0x02)
 _ON_PERIOD = const(0x04)
 _LINK_BITS = const(0x07)
-_MAX_BITMAP_BYTES = const(3)
+_MAX_BITMAP_BYTES = const(4)  # 28 wire indexes; 21 used: a newer node's are UnknownQuantity
 _SEQ_WINDOW = const(32768)  # REL frames carry seq mod 2^16: decodable within +-2^15 of ref.seq
 _U32 = const(0xFFFFFFFF)
 ROUNDING_BAND = 0.515625  # 1/2 + 1/64: x within 1/64 below a half-way point rounds away from zero
 
-_RAW_LIMITS = {"B": (0, 0xFF), "H": (0, 0xFFFF), "h": (-0x8000, 0x7FFF)}
+_RAW_LIMITS = {"B": (0, 0xFF), "H": (0, 0xFFFF), "h": (-0x8000, 0x7FFF), "i": (-0x7FFFFFFF, 0x7FFFFFFF)}
 _KNOWN_MASK = 0
 for _q in vocab.QUANTITIES:
     _KNOWN_MASK |= 1 << _q[2]
@@ -70,10 +71,11 @@ class RefError(PayloadError):
 # or boxed float is heap, so each value costs two float operations (two boxes) and nothing else.
 
 # Largest frame: header 1 + seq 5 + time 4 + period 5, then 16 readings of at most
-# link 1 + seq step 5 + time step 5 + bitmap 3 + values 29 (14 x u16 + u8) = 43 bytes.
-MAX_FRAME_BYTES = const(703)
+# link 1 + seq step 5 + time step 5 + bitmap 3 (indexes 0..20)
+# + values 46 (16 x 16-bit + 2 x u8 + 3 x 32-bit) = 60 bytes.
+MAX_FRAME_BYTES = const(975)
 
-_FORMATS = {"B": "<B", "H": "<H", "h": "<h"}
+_FORMATS = {"B": "<B", "H": "<H", "h": "<h", "i": "<i"}
 # In wire order: (name, presence bit, struct format, width, num, den, lo, hi, raw lo, raw hi)
 _ENC = tuple(
     (q[0], 1 << q[2], _FORMATS[q[3]], struct.calcsize(q[3]), q[4], q[5], q[6], q[7]) + _RAW_LIMITS[q[3]]
@@ -138,6 +140,15 @@ def _put_bitmap(buf, pos, mask):
         pos += 1
 
 
+def to_steps(v, num, den):
+    """v in steps of num/den by the rule of docs/payload.md "Rounding": x = v * den / num,
+    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction,
+    |x| < 2^17), so the product is the one rounded operation; the 1/64 band absorbs its error and a
+    float32 board's, and a decimal half-way value (0.15, -40.925) rounds away from zero everywhere."""
+    x = v * den if num == 1 else v * den / num
+    return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+
+
 def _to_raw(e, value):
     name, _, _, _, num, den, lo, hi, rlo, rhi = e
     v = value
@@ -149,12 +160,7 @@ def _to_raw(e, value):
             raise ValueOutOfRange("%s is not a number: %r" % (name, value)) from None
     if not (lo <= v <= hi):  # also rejects NaN
         raise ValueOutOfRange("%s = %r outside %r..%r" % (name, value, lo, hi))
-    # docs/payload.md "Rounding": x = v * den / num in steps, raw = floor(|x| + 33/64) with the sign
-    # of x. Adding 33/64 is exact (a 6-bit binary fraction, |x| < 2^17), so the product is the one
-    # rounded operation; the 1/64 band absorbs its error and a float32 board's, and a decimal
-    # half-way value (0.15, -40.925) rounds away from zero on every interpreter.
-    x = v * den if num == 1 else v * den / num
-    raw = int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+    raw = to_steps(v, num, den)
     if raw < rlo or raw > rhi:
         raise ValueOutOfRange("%s = %r does not fit the wire field" % (name, value))
     return raw
@@ -348,6 +354,12 @@ def _values(data, pos, mask, reading):
                 raise FrameCorrupt("%s = %r outside %r..%r" % (q[0], value, q[6], q[7]))
             reading[q[0]] = value
     return pos
+
+
+def is_relative(data):
+    """True when the frame's seq and time travel relative to a ref (REL): decoding it again later,
+    with a later ref, would give other times."""
+    return len(data) > 0 and bool(data[0] & _REL)
 
 
 def decode(data, ref=None):

@@ -7,6 +7,8 @@
 #                                         histogram (0.5 dB classes, 20..140 dB): no samples kept
 #   temperature, humidity, pressure       arithmetic mean
 #   count_in, count_out                   sum over the interval
+#   latitude, longitude                   the last fix's: a failed GNSS read forgets it (forget()),
+#                                         so a reading carries its own fix's position or none
 # Running sums only: memory does not grow with the number of samples.
 import math
 from array import array
@@ -20,6 +22,7 @@ _HIST_BINS = const(240)  # 20 .. 140 dB
 _PM = ("pm1", "pm2_5", "pm4", "pm10")
 _MEAN = ("temperature", "humidity", "pressure")
 _COUNT = ("count_in", "count_out")
+POSITION = ("latitude", "longitude")
 _PERCENTILES = (("l10", 10), ("l50", 50), ("l90", 90))
 
 
@@ -70,7 +73,17 @@ class Aggregator:
                 continue
             if q == "laeq":
                 self._add_level(v)
+            elif q in POSITION:
+                self.forget((q,))  # only the newest fix counts
             self._add(q, v)
+
+    def forget(self, quantities):
+        """Drop what was collected of quantities (a GNSS read without a fix: no stale position)."""
+        for q in quantities:
+            s = self._stats.get(q)
+            if s is not None:
+                s[0] = 0
+                s[1] = 0.0
 
     def _add_level(self, level):
         self._energy += math.pow(10.0, level / 10.0)

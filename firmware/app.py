@@ -19,8 +19,9 @@ from micropython import const
 
 from edge import downlink, lora
 from firmware import uplink
-from firmware.aggregate import Aggregator
+from firmware.aggregate import POSITION, Aggregator
 from firmware.datalog import Datalog
+from firmware.events import Watch
 from firmware.modem import LoRaE5, ModemError
 from firmware.sensors import build_all
 
@@ -33,7 +34,8 @@ _WDT_MS = const(8000)  # below the RP2040's 8.3 s maximum; ESP32 allows more
 _JOIN_REQUEST_LEN = const(23)
 _DEEP_SLEEP_MIN_MS = const(60000)
 _EARLIEST_TIME = const(1577836800)  # 2020-01-01: a time sync before it is a broken gateway clock
-_ORDER = ("wake", "noise", "sample", "end")  # of events due in the same second
+_CLOCK_SLACK_S = const(2)  # a GNSS fix's UTC further than this from the clock sets it
+_ORDER = ("watch", "wake", "noise", "sample", "end")  # of events due in the same second
 
 
 class _FeedingClock:
@@ -96,7 +98,13 @@ class Node:
             "bad_commands": 0,
             "dr_changes": 0,
             "log_errors": 0,
+            "events": 0,  # event readings made by a rule that started to hold
+            "event_sends": 0,  # confirmed uplinks of them (first and repeats)
+            "events_acked": 0,
         }
+        ev = cfg.events
+        self.watch = Watch(ev["rules"]) if ev else None
+        self.pending_event = None  # the event reading the network has not acknowledged yet
         self._gen = None
         self.on_good_interval = None  # main.py resets its crash counter here
         self._read_interval()
@@ -230,6 +238,11 @@ class Node:
         events.append((max(start, end - window - (warm + 999) // 1000), "wake"))
         for j in range(n):
             events.append((end - window + (j + 1) * window // n, "sample"))
+        if self.watch is not None:
+            t = start + self.cfg.events["watch_s"]
+            while t < end:
+                events.append((t, "watch"))
+                t += self.cfg.events["watch_s"]
         events.append((end, "end"))
         events.sort(key=lambda e: (e[0], _ORDER.index(e[1])))  # MicroPython's sort is not stable
         return events
@@ -254,6 +267,8 @@ class Node:
                 for s in self.sensors:
                     if s.kind == "sample":
                         s.wake()
+            elif action == "watch":
+                yield from self._watch()
             elif action == "end":
                 self._read("noise")
                 self._read("count")
@@ -284,6 +299,73 @@ class Node:
                 values = s.read()
                 if values:
                     self.agg.add(values)
+                    fix_time = getattr(s.driver, "time", None)  # a GNSS fix's UTC: the node's clock
+                    if (
+                        isinstance(fix_time, int)
+                        and fix_time >= _EARLIEST_TIME
+                        and abs(fix_time - self.clock.time()) > _CLOCK_SLACK_S
+                    ):
+                        self.hal.set_time(fix_time)
+                elif "latitude" in s.quantities:
+                    self.agg.forget(POSITION)  # no fix now: no position, never an earlier one
+
+    # ---- events ----
+
+    def _watch(self):
+        """Read the watched sensors; a rule that starts to hold makes an event reading, sent at once."""
+        if self.pending_event is None:
+            values = {}
+            for s in self.sensors:
+                for q in self.watch.quantities:
+                    if q in s.quantities:
+                        got = s.read()
+                        if got:
+                            values.update(got)
+                        break
+            if self.watch.check(values, self.clock.time()):
+                self.counters["events"] += 1
+                reading = dict(values)
+                reading["t"] = self.clock.time()
+                try:
+                    reading["seq"] = self.log.append(reading)
+                except Exception:
+                    self.counters["log_errors"] += 1
+                    return
+                self.pending_event = reading
+        if self.pending_event is not None:
+            yield from self._send_event()
+
+    def _send_event(self):
+        """One confirmed uplink of the pending event, waiting for the duty cycle if it must."""
+        if not self.modem.joined:
+            return
+        live = self.pending_event
+        frame, seqs = uplink.pack(live, [], self._limit(), self.clock.time(), self._pack_scratch)
+        if frame is None:
+            self.pending_event = None  # cannot be framed: it stays in the datalog for the backlog
+            return
+        wait = self.airtime.wait_s(len(frame), self.dr, self.clock.time())
+        if wait < 0 or wait > _MAX_WAIT_FOR_BAND_S:
+            self.counters["budget_skips"] += 1
+            return  # the next watch tries again
+        if wait:
+            yield wait * 1000
+        try:
+            self.modem.begin_send(frame, downlink.FPORT_DATA, True)
+        except ModemError:
+            self.counters["uplink_errors"] += 1
+            return
+        now = self.clock.time()
+        res = yield from self._modem_result()
+        self.counters["event_sends"] += 1
+        if res.sent:
+            self.airtime.charge(len(frame), self.dr, now)
+            self.backlog.sent(seqs, self.log)
+        if res.acked:
+            self.counters["events_acked"] += 1
+            self.pending_event = None
+        if res.port is not None:
+            self.command(res.port, res.data)
 
     # ---- radio ----
 

@@ -5,6 +5,7 @@ import json
 
 from drivers.registry import CHIPS
 from edge import vocab
+from firmware import derived, events
 
 # The one place for the node's defaults.
 DEFAULTS = {
@@ -62,7 +63,7 @@ def _int(problems, d, key, lo, hi, default, where):
 class Config:
     """A checked configuration. Attributes: node_id, board (dict), lorawan (dict with bytes keys),
     interval_s, sample_s, samples, noise_sample_s, sensors (list of dicts), datalog (dict), uplink
-    (dict). Raises ConfigError."""
+    (dict), events (dict or None, firmware.events). Raises ConfigError."""
 
     def __init__(self, data, board):
         problems = []
@@ -82,6 +83,10 @@ class Config:
         self.sensors = self._sensors(problems, data.get("sensors"), board)
         self.datalog = self._datalog(problems, data.get("datalog", {}), board)
         self.uplink = self._uplink(problems, data.get("uplink", {}))
+        produced = []
+        for spec in self.sensors:
+            produced.extend(CHIPS[spec["type"]][3] + derived.quantities(spec["derived"]))
+        self.events = events.parse(problems, data.get("events"), self.interval_s, produced)
         if problems:
             raise ConfigError(problems)
 
@@ -163,6 +168,7 @@ class Config:
                     problems.append("%s.calibration.%s must be [gain > 0, offset]" % (where, q))
                 else:
                     spec["calibration"][q] = (float(g[0]), float(g[1]))
+            spec["derived"] = derived.parse(problems, where, s, CHIPS[s["type"]][3])
             out.append(spec)
         return out
 

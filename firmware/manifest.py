@@ -25,6 +25,8 @@ FIRMWARE = (
     "firmware/datalog.py",
     "firmware/config.py",
     "firmware/aggregate.py",
+    "firmware/derived.py",
+    "firmware/events.py",
     "firmware/sensors.py",
     "firmware/uplink.py",
     "firmware/modem.py",

@@ -3,7 +3,9 @@
 # Drivers follow docs/drivers.md: read() -> vocabulary dict, sleep(), wake(), WARMUP_MS, typed
 # errors (SensorError). A driver that cannot be built (absent chip) is retried at the next cycle;
 # a failing read counts a fault and the reading goes on without that sensor's quantities.
+from drivers.errors import SensorError
 from drivers.registry import CHIPS, driver_class
+from firmware import derived
 
 _NOISE = ("laeq",)
 _COUNTS = ("count_in", "count_out")
@@ -14,7 +16,8 @@ class Sensor:
         self.spec = spec
         self.type = spec["type"]
         module, _, kind, quantities = CHIPS[self.type]
-        self.quantities = quantities
+        self._derived = spec.get("derived") or {}
+        self.quantities = quantities + derived.quantities(self._derived)
         self.kind = "noise" if quantities[0] in _NOISE else "count" if quantities[0] in _COUNTS else "sample"
         self._module = module
         self._bus_kind = kind
@@ -88,11 +91,14 @@ class Sensor:
         if not self._build():
             return None
         try:
-            values = self.driver.read()
+            n = self._derived.get("echoes", 1)
+            values = self.driver.read() if n == 1 else self._echoes(n)
         except Exception as e:  # SensorError, and anything a broken sensor makes a driver raise
             self._fail("read", e)
             return None
         self.reads += 1
+        if self._derived:
+            values = derived.apply(self._derived, values)
         out = {}
         cal = self.spec["calibration"]
         for q in values:
@@ -103,6 +109,20 @@ class Sensor:
                     v = g * v + o
                 out[q] = v
         return out
+
+    def _echoes(self, n):
+        """n readings of a ranging sensor, reduced by firmware.derived.robust_distance."""
+        echoes = []
+        last = None
+        for _ in range(n):
+            try:
+                echoes.append(self.driver.read()["distance"])
+            except SensorError as e:  # no echo, bad frame: that echo is out, the others count
+                last = e
+        d = derived.robust_distance(echoes, n, self._derived["reject_m"])
+        if d is None:
+            raise SensorError("no majority of %d echoes agrees (%d valid, last error: %s)" % (n, len(echoes), last))
+        return {"distance": d}
 
 
 def build_all(specs, hal, clock):

@@ -27,8 +27,9 @@ from gateway.ingest import Ingest
 from gateway.metrics import METRICS_FILE, Metrics
 from gateway.ratelog import RateLimitedLog
 from gateway.registry import Registry, check_private
-from gateway.store.buffer import ReadingBuffer
+from gateway.store.buffer import RESERVE_BYTES, RESERVE_SUFFIX, ReadingBuffer
 from gateway.store.recover import open_buffer
+from gateway.store.reserve import Reserve
 from gateway.udp.pull_resp import TxPacket
 from gateway.udp.server import PacketForwarderServer
 from gateway.udp.tx_ack import TxAck
@@ -48,6 +49,8 @@ class Agent:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         data_dir = cfg.data_dir
+        if Reserve(str(data_dir / BUFFER_FILE) + RESERVE_SUFFIX, RESERVE_BYTES).release_if_tight():
+            log.warning("disk under %s nearly full: its reserve given back so the agent can open its files", data_dir)
         self.registry = Registry.open(data_dir)  # creates data_dir 0700, checks modes
         check_private(data_dir)
         self.metrics = Metrics(data_dir / METRICS_FILE, cfg.storage.metrics_interval_s)

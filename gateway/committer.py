@@ -18,13 +18,14 @@ are stored, so one bad record can never block every later commit.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.registry import CounterRow, Registry
-from gateway.store.errors import StoreError
+from gateway.store.errors import StoreError, is_full
 from gateway.store.records import Reading, Uplink
 
 # (build the Uplink record, on the commit thread; its readings; its stage token or None)
@@ -36,11 +37,15 @@ class Buffer(Protocol):
         self, items: Sequence[tuple[Uplink, Sequence[Reading]]], tokens: Sequence[int | None] | None = None
     ) -> None: ...
 
-    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading]) -> int: ...
+    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading], held: bool = False) -> int: ...
+
+    def offer(self, tokens: Sequence[int]) -> None: ...
 
     def take_delivered(self) -> list[int]: ...
 
     def discard(self, token: int) -> None: ...
+
+    def make_room(self, rows: int) -> None: ...
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Job:
     refused: list[tuple[int, str]] = field(default_factory=list)  # (index, why) refused as invalid
     error: Exception | None = None
     sessions: list[Any] = field(default_factory=list)  # the caller's sessions behind `counters`
+    offer: list[int] = field(default_factory=list)  # held stage tokens to offer once `counters` are on disk
 
 
 class Committer:
@@ -96,12 +102,23 @@ class Committer:
             if job is None:
                 return
             try:
-                self.registry.save_rows(job.counters)
+                self._save_counters(job.counters)
                 self._store(job)
             except Exception as e:  # disk full, read-only, corrupt: the ingest thread retries later
                 job.error = e
             self._done.put(job)
             self._wake()
+
+    def _save_counters(self, rows: list[CounterRow]) -> None:
+        """Write the counter rows; on a full disk, let the buffer make room (its reserve and its
+        oldest readings: the registry shares its disk) and try once more."""
+        try:
+            self.registry.save_rows(rows)
+        except sqlite3.OperationalError as e:
+            if not is_full(e):
+                raise
+            self.buffer.make_room(len(rows))
+            self.registry.save_rows(rows)
 
     def _store(self, job: Job) -> None:
         tokens = [token for _, _, token in job.items]

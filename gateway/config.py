@@ -81,13 +81,27 @@ def _gateway_id(v: str) -> str | None:
     return "must be 1-64 letters, digits, '.', '_' or '-' (it becomes an MQTT topic level)"
 
 
+def _printable(v: str) -> str | None:
+    return None if v.isprintable() else "must not hold control characters"
+
+
 def _mqtt_url(v: str) -> str | None:
     if v == "":
         return None  # no broker: readings are buffered, not forwarded
-    u = urlparse(v)
-    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+    try:
+        u = urlparse(v)
+        u.port  # noqa: B018 - parses the port: ValueError when it is not 0..65535
+    except ValueError as e:
+        return "is not a valid URL (%s)" % e
+    if not v.isprintable() or u.scheme not in ("mqtt", "mqtts") or not u.hostname:
         return 'must look like "mqtt://host:1883" or "mqtts://host:8883"'
     return None
+
+
+def _data_dir(v: str) -> str | None:
+    if not v:
+        return "must name a directory"
+    return _printable(v)
 
 
 def _topic_root(v: str) -> str | None:
@@ -125,7 +139,9 @@ class UdpSection:
 
 @dataclass(frozen=True)
 class StorageSection:
-    data_dir: str = _key("/var/lib/edge-gateway", "directory for the registry, buffer and metrics (mode 0700)")
+    data_dir: str = _key(
+        "/var/lib/edge-gateway", "directory for the registry, buffer and metrics (mode 0700)", _data_dir
+    )
     # Each rewrite of metrics.json dirties a 4 KiB block of the SD card: at 0.5 s that alone was
     # ~400 bytes a reading at 20 readings/s (bench/agent_disk.py). Live figures go out over MQTT anyway.
     metrics_interval_s: float = _key(
@@ -258,6 +274,12 @@ class AlertsSection:
     pm_humidity_limit: float = _key(80.0, "PM measured above this relative humidity is flagged, %RH", _range(0, 100))
     disk_full_fraction: float = _key(0.9, "disk nearly full: buffer at this share of its quota or disk", _range(0.1, 1))
     backhaul_down_s: int = _key(600, "alert when the broker was unreachable this long, s", _range(1, 10**7))
+    flood_level_m: float = _key(
+        2.0, "flood_level while a device's water_level is above this, m above its datum", _range(-30, 30)
+    )
+    container_full_pct: float = _key(
+        90.0, "container_full while a device's fill_level is above this, %", _range(0, 100)
+    )
 
 
 @dataclass(frozen=True)
@@ -366,13 +388,17 @@ def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
 def load(path: str | Path) -> Config:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             "config file %s not found: create it with `edge gateway init --config %s ...`" % (p, p)
         ) from None
     except OSError as e:
         raise ConfigError("cannot read config file %s: %s" % (p, e.strerror)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError("config file %s is not UTF-8 text (byte %d): save it as UTF-8" % (p, e.start)) from None
+    except ValueError:  # a NUL in the path
+        raise ConfigError("config path %r holds a NUL character" % str(p)) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -389,7 +415,9 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)) and not value:
         return "[]"
-    return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    # TOML basic strings hold no control characters: escaped, so the file parses and the check names them
+    return '"%s"' % "".join("\\u%04x" % ord(c) if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
 
 
 def render(overrides: dict[str, dict[str, Any]]) -> str:

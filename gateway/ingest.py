@@ -142,6 +142,8 @@ class Ingest:
         self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
         self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
         self._dirty_since: float | None = None
+        self._held: list[int] = []  # stage tokens of relative frames whose counters are not on disk yet
+        self._held_since: float | None = None
         self._reacks: dict[str, tuple[int, int]] = {}  # dev_eui -> (FCnt, ACKs sent again)
         self._force = False  # commit at the next poll
         self._retry_at = 0.0  # no commit before this after a failed one
@@ -264,8 +266,16 @@ class Ingest:
             self._count([p], now_mono)
             return
         if readings:
-            p.token = self.buffer.stage(s.dev_eui, now_unix, readings)
+            # a relative payload is dated by this reception: replayed after a crash it would decode
+            # to new times the platform cannot recognise, so its readings leave only once its
+            # counter is on disk (within the commit deadline, not the counter deadline)
+            held = payload.is_relative(plain)
+            p.token = self.buffer.stage(s.dev_eui, now_unix, readings, held)
             self._by_token[p.token] = p
+            if held:
+                self._held.append(p.token)
+                if self._held_since is None:
+                    self._held_since = now_mono
         self._pending.append(p)
         if len(self._pending) >= self.batch_size:
             self._seal(True, False)
@@ -339,6 +349,8 @@ class Ingest:
             ats.append(self._pending[0].received_mono + self.deadline_s)
         if self._dirty_since is not None:
             ats.append(self._dirty_since + self.counter_deadline_s)
+        if self._held_since is not None:
+            ats.append(self._held_since + self.deadline_s)
         if not ats:
             return None
         return self._retry_at if self._force else max(min(ats), self._retry_at)
@@ -358,7 +370,9 @@ class Ingest:
             # readings overdue for the disk (the broker is slow or away): write them all in one
             # commit; otherwise young readings are left to their likely PUBACK
             overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.deadline_s
-            counters = self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s
+            counters = (self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s) or (
+                self._held_since is not None and now_mono >= self._held_since + self.deadline_s
+            )
             self._seal(self._force or overdue, self._force or counters)
         horizon = now_mono - self.dedup_s
         order, recent = self._recent_order, self._recent
@@ -407,14 +421,18 @@ class Ingest:
                 counters = True
                 self._dirty[id(p.session)] = p.session
         sessions: list[Session] = []
+        offer: list[int] = []
         if counters:
             sessions = list(self._dirty.values())
             self._dirty, self._dirty_since = {}, None
+            offer, self._held, self._held_since = self._held, [], None
         if not batch and not sessions:
+            if offer:
+                self.buffer.offer(offer)  # their counters went with an earlier write
             return
         rows = self.registry.counter_rows(sessions)
         items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch]
-        self.committer.submit(Job(batch, rows, items, sessions=sessions))
+        self.committer.submit(Job(batch, rows, items, sessions=sessions, offer=offer))
 
     def finish(self) -> bool:
         """At shutdown: commit everything pending, wait for it; True when nothing was left behind."""
@@ -440,6 +458,10 @@ class Ingest:
                 self._dirty[id(s)] = s
             if job.sessions and self._dirty_since is None:
                 self._dirty_since = now
+            if job.offer:
+                self._held[:0] = job.offer
+                if self._held_since is None:
+                    self._held_since = now
             for p in batch:
                 p.sealed = False
             self._pending.extendleft(reversed(batch))
@@ -452,6 +474,7 @@ class Ingest:
             self._by_token.update((p.token, p) for p in self._pending if p.token is not None and not p.done)
             self._retry_at = now + RETRY_S
             return
+        self.buffer.offer(job.offer)
         for i, why in job.refused:
             p = batch[i]
             self.metrics.inc("unstorable_uplinks")

@@ -3,7 +3,8 @@ can read them (and so they survive a restart: the agent loads the file when it s
 
 One `Metrics` object per agent, passed to whoever counts (no global). Thread-safe: part 2's
 forwarder thread counts into the same object. `save()` writes the file atomically (temp file,
-fsync, rename, fsync of the directory), so neither a reader nor a power cut leaves half a file; the
+fsync, rename), so neither a reader nor a power cut leaves half a file (a cut may keep the older
+one: the directory is not synced, to keep the ingest thread off a second fsync); the
 agent calls it after every group commit (at most every `min_interval_s`) and at shutdown. A write
 that fails (a full disk) is skipped and counted in metrics_writes_skipped; the next one tries
 again. A counter read from the file is a lower bound of what the agent counted: it may lag by one
@@ -105,7 +106,7 @@ class Metrics:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace path with data so that a reader or a power cut sees the old file or the new one."""
+    """Replace path with data so that a reader or a power cut sees the old file or the new one, whole."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
@@ -119,11 +120,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself
-    finally:
-        os.close(fd)
 
 
 def finite(value: Any, depth: int = 0) -> Any:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from gateway.lorawan.crypto import check_key
 from gateway.sqlite import connect, transaction
+from gateway.store.reserve import wal_pages
 
 REGISTRY_FILE = "registry.sqlite"
 # FCntDown is saved as a reservation (next + this) so downlinks rarely need their own disk write;
@@ -89,11 +90,50 @@ class RegistryError(Exception):
     """The registry cannot be used as asked: unsafe permissions, unknown or duplicate device."""
 
 
+class DataDirError(RegistryError):
+    """[storage] data_dir cannot hold the registry: a file, unreadable, or not creatable (bad input)."""
+
+
 def _hexid(value: str, nbytes: int, name: str) -> str:
     v = value.lower()
     if len(v) != 2 * nbytes or any(c not in "0123456789abcdef" for c in v):
         raise RegistryError("%s must be %d hex digits" % (name, 2 * nbytes))
     return v
+
+
+KEY_NAMES = ("nwkskey", "appskey", "app_key")
+
+
+def parse_keys(text: str) -> dict[str, str]:
+    """Keys from a file or stdin instead of the command line (where /proc and shell history show
+    them): lines `name = hex` with name one of KEY_NAMES; blank lines and # comments skipped."""
+    keys: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if not sep or name.lower() not in KEY_NAMES:
+            raise RegistryError("keys line %d: expected `name = hex` with name one of %s" % (n, ", ".join(KEY_NAMES)))
+        keys[name.lower()] = value
+    return keys
+
+
+def make_data_dir(data_dir: Path) -> None:
+    """Create data_dir (0700) and its missing parents (0755 whatever the umask: a group- or
+    world-writable parent would let others replace the directory that holds the keys)."""
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            raise DataDirError("[storage] data_dir %s is a file, not a directory: point data_dir elsewhere" % data_dir)
+        return
+    missing = []
+    p = data_dir
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700 if d == data_dir else 0o755)
+        os.chmod(d, 0o700 if d == data_dir else 0o755)
 
 
 def check_private(path: Path) -> None:
@@ -145,23 +185,53 @@ class Registry:
         self._otaa: dict[str, OtaaDevice] = {}
         self._data_version = -1
         self._rowids: dict[str, int] = {}  # dev_eui -> devices rowid, for the counter log
-        self.fold()  # what an earlier run logged, before the sessions are loaded
+        try:
+            self.fold()  # what an earlier run logged, before the sessions are loaded
+            folded = True
+        except sqlite3.OperationalError:  # a full disk: the log stays, applied in memory below
+            folded = False
         self.refresh()
+        if not folded:
+            self._apply_log()
+
+    def _apply_log(self) -> None:
+        """Raise the loaded sessions' counters to what the counter log holds, without writing."""
+        by_rowid = {rowid: self._by_eui.get(eui) for eui, rowid in self._rowids.items()}
+        with self._lock:
+            logged = self._log_rows()
+        for up, down, seq, rowid, addr in logged:
+            s = by_rowid.get(rowid)
+            if s is not None and s.dev_addr.hex() == addr:
+                s.fcnt_up_next = max(s.fcnt_up_next, up)
+                s.fcnt_down_next = max(s.fcnt_down_next, down)
+                s.fcnt_down_saved = max(s.fcnt_down_saved, down)
+                s.last_seq = seq
 
     @classmethod
     def open(cls, data_dir: Path) -> Registry:
-        """Open (or create, mode 0600 in a 0700 directory) the registry of a data directory."""
+        """Open (or create, mode 0600 in a 0700 directory) the registry of a data directory.
+        DataDirError when data_dir cannot be one (a file, unreadable, not creatable)."""
         data_dir = Path(data_dir)
-        if not data_dir.exists():
-            data_dir.mkdir(mode=0o700, parents=True)
+        try:
+            make_data_dir(data_dir)
+            return cls._open(data_dir)
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+            why = getattr(e, "strerror", None) or e
+            raise DataDirError("data directory %s cannot be used: %s" % (data_dir, why)) from None
+
+    @classmethod
+    def _open(cls, data_dir: Path) -> Registry:
         check_private(data_dir)
         path = data_dir / REGISTRY_FILE
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         check_private(path)
         # a new file gets small pages: a counter-log commit then writes ~0.5 KiB frames, not 4 KiB ones;
-        # synchronous=FULL: a counter once accepted survives a power cut
-        conn = connect(path, ["page_size=%d" % PAGE_SIZE, "journal_mode=WAL", "synchronous=FULL"])
+        # synchronous=FULL: a counter once accepted survives a power cut; SQLite's default checkpoint at
+        # 1000 pages, less on a small disk (gateway/store/reserve.py)
+        pragmas = ["page_size=%d" % PAGE_SIZE, "journal_mode=WAL", "synchronous=FULL",
+                   "wal_autocheckpoint=%d" % wal_pages(str(data_dir), PAGE_SIZE, 1000)]  # fmt: skip
+        conn = connect(path, pragmas)
         conn.executescript(_SCHEMA)
         return cls(conn, path)
 

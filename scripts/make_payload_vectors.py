@@ -27,7 +27,7 @@ CASES = [
      [dict(BASE, seq=1000, t=T)], None),
     ("three-consecutive-rel", "three consecutive 5-minute readings: one link byte each",
      [dict(BASE, seq=1000 + i, t=T + 300 * i) for i in range(3)], {"seq": 1000, "t": T + 605}),
-    ("all-quantities-abs", "every quantity of the vocabulary, three bitmap bytes",
+    ("all-quantities-abs", "every quantity of the first fifteen, three bitmap bytes",
      [dict(ALL, seq=7, t=T)], None),
     ("empty-reading-abs", "every sensor failed: seq and time, no quantity",
      [{"seq": 42, "t": T}], None),
@@ -49,6 +49,15 @@ CASES = [
     ("out-of-order-rel", "live reading first, then backlog: negative steps",
      [dict(seq=900, t=T + 600, pm2_5=4.0), dict(seq=880, t=T, pm2_5=6.5), dict(seq=881, t=T + 30, pm2_5=6.0)],
      {"seq": 900, "t": T + 620}),
+    ("mobile-pm-position-abs", "a postal van's reading: PM and the position of its fix",
+     [dict(seq=31, t=T, pm2_5=14.2, pm10=22.9, latitude=43.61092, longitude=3.87723)], None),
+    ("mobile-no-fix-rel", "the same van in a street canyon: no fix, so no position",
+     [dict(seq=32, t=T + 60, pm2_5=15.0, pm10=24.1)], {"seq": 31, "t": T + 70}),
+    ("flood-level-rel", "a river gauge: echo distance and water level above the datum",
+     [dict(seq=300 + i, t=T + 600 * i, distance=2.412 - 0.1 * i, water_level=0.588 + 0.1 * i) for i in range(3)],
+     {"seq": 302, "t": T + 1210}),
+    ("container-light-abs", "a container's fill level, a negative water level and street lighting",
+     [dict(seq=5, t=T, distance=0.35, fill_level=72.5, water_level=-1.25, illuminance=18.4)], None),
 ]  # fmt: skip
 
 DECODE_ERRORS = [
@@ -57,10 +66,10 @@ DECODE_ERRORS = [
     ("version-0", "00", "UnsupportedVersion"),
     ("truncated-value", "20e807c07321693f7b00c9005908612a0211", "FrameTruncated"),
     ("trailing-byte", "20e807c07321693f7b00c9005908612a02110000", "FrameCorrupt"),
-    ("unknown-quantity-bit", "202ac0732169808002", "UnknownQuantity"),
+    ("unknown-quantity-bit", "202ac073216980808001", "UnknownQuantity"),
     ("humidity-over-100", "202ac073216908ff", "FrameCorrupt"),
     ("reserved-link-bits", "212ac0732169000008", "FrameCorrupt"),
-    ("bitmap-too-long", "202ac0732169ffffff7f", "FrameCorrupt"),
+    ("bitmap-too-long", "202ac0732169ffffffff7f", "FrameCorrupt"),
     ("varint-too-long", "20ffffffffff7f", "FrameCorrupt"),
 ]
 RELATIVE_WITHOUT_REF = ("relative-without-ref", "RefError")
@@ -70,7 +79,7 @@ DECODE_ERRORS_REL = [
     ("age-before-epoch", "30000080010000", {"seq": 0, "t": 100}, "FrameCorrupt"),
     ("varint-over-32-bits", "20ffffffff1f", None, "FrameCorrupt"),
     ("trailing-bytes-after-empty-reading", "3000000000ff", {"seq": 0, "t": T}, "FrameCorrupt"),
-    ("bitmap-of-4-bytes", "300000008080807f", {"seq": 0, "t": T}, "FrameCorrupt"),
+    ("bitmap-of-5-bytes", "30000000808080807f", {"seq": 0, "t": T}, "FrameCorrupt"),
     ("ref-seq-over-2^32", "30000000", {"seq": 4294967296, "t": T}, "RefError"),
 ]
 

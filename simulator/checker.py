@@ -33,7 +33,7 @@ from typing import Any
 import cbor2
 
 from edge import vocab
-from edge.payload import ROUNDING_BAND
+from edge.payload import ROUNDING_BAND, to_steps
 from gateway.forward.senml import from_published
 
 CONTENT_TYPE = "application/senml+cbor"
@@ -142,8 +142,7 @@ class Verdict:
 def _steps(quantity: str, value: float) -> int:
     """A value in wire steps, rounded as the node payload codec does (docs/payload.md "Rounding")."""
     q = vocab.BY_NAME[quantity]
-    x = value * q[5] / q[4]
-    return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
+    return to_steps(value, q[4], q[5])
 
 
 class Ledger:

@@ -121,8 +121,10 @@ class Runner:
         node_factory: Callable[..., Any] | None = None,
         samples: int = 400,
         wall_limit_s: float = 0.0,
+        platform_dsn: str | None = None,
     ) -> None:
         self.sc = scenario
+        self.platform_dsn = platform_dsn  # also ingest into this PostgreSQL (simulator/platform_db.py)
         self.workdir = Path(workdir)
         self.broker_kind = broker
         self.progress = progress
@@ -333,6 +335,13 @@ class Runner:
             checker = Checker(self.ledger, broker.port, sc.gateway.topic_root, mqtt_version)
             checker.start()
             stack.callback(checker.stop)
+            ingest = None
+            if self.platform_dsn:
+                from simulator.platform_db import PlatformIngest
+
+                ingest = PlatformIngest(self.platform_dsn, broker.port, sc.gateway.topic_root, mqtt_version)
+                ingest.start()
+                stack.callback(ingest.stop)
             from simulator.broker import free_port
 
             self.udp_port = free_port()
@@ -360,6 +369,9 @@ class Runner:
                 self.fleet = factory(sc, self.clock, wiring)
             summary = self._loop(mqtt_version, broker.kind)
             summary["agent_exit_code"] = self.agent.stop()
+            if ingest is not None:
+                summary["platform"] = ingest.compare(self.ledger, {n.name: n.dev_eui for n in sc.nodes})
+                summary["ok"] = summary["ok"] and summary["platform"]["same_as_checker"]
         return RunResult(summary, self.samples, self.spans, self.ledger)
 
     def _loop(self, mqtt_version: int, broker_kind: str) -> dict[str, Any]:

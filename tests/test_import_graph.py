@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("cli", "drivers", "edge", "fieldtools", "firmware", "gateway", "hostshims", "hw", "simulator")
+PACKAGES = ("central", "cli", "drivers", "edge", "fieldtools", "firmware", "gateway", "hostshims", "hw", "simulator")
 
 
 def _module_name(path: Path) -> str:

@@ -9,7 +9,8 @@ from edge import payload, vocab
 def _quantity_value(q):
     name, _, _, _, num, den, lo, hi = q
     step = num / den
-    return st.integers(round(lo / step), round(hi / step)).map(lambda k: k * step)
+    # k * num / den, not k * step: 18000000 * 1e-5 is 180.00000000000003, outside the range
+    return st.integers(round(lo / step), round(hi / step)).map(lambda k: k * num / den)
 
 
 def _reading(seq, t):

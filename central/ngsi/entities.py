@@ -49,17 +49,23 @@ def _pa_to_hpa(v: float) -> float:
 # Model -> its attributes: (attribute, quantity, unitCode, conversion from the vocabulary unit).
 ATTRIBUTES: dict[str, tuple[tuple[str, str, str | None, Callable[[float], float]], ...]] = {
     "AirQualityObserved": (
-        ("pm1", "pm1", GQ, _same), ("pm25", "pm2_5", GQ, _same), ("pm4", "pm4", GQ, _same),
-        ("pm10", "pm10", GQ, _same), ("temperature", "temperature", CEL, _same),
-        ("relativeHumidity", "humidity", C62, _percent_to_fraction), ("pressure", "pressure", A97, _pa_to_hpa),
+        ("pm1", "pm1", GQ, _same),
+        ("pm25", "pm2_5", GQ, _same),
+        ("pm4", "pm4", GQ, _same),
+        ("pm10", "pm10", GQ, _same),
+        ("temperature", "temperature", CEL, _same),
+        ("relativeHumidity", "humidity", C62, _percent_to_fraction),
+        ("pressure", "pressure", A97, _pa_to_hpa),
     ),
     "WeatherObserved": (
-        ("temperature", "temperature", CEL, _same), ("relativeHumidity", "humidity", C62, _percent_to_fraction),
+        ("temperature", "temperature", CEL, _same),
+        ("relativeHumidity", "humidity", C62, _percent_to_fraction),
         ("atmosphericPressure", "pressure", A97, _pa_to_hpa),
     ),
     "NoiseLevelObserved": (("LAeq", "laeq", DB, _same), ("LAmax", "lamax", DB, _same)),
     "CrowdFlowObserved": (
-        ("peopleCountTowards", "count_in", None, _same), ("peopleCountAway", "count_out", None, _same),
+        ("peopleCountTowards", "count_in", None, _same),
+        ("peopleCountAway", "count_out", None, _same),
     ),
     "TrafficFlowObserved": (),  # intensity: count_in + count_out, below
 }
@@ -69,10 +75,23 @@ NOISE = ("laeq", "lamax")
 COUNTS = ("count_in", "count_out")
 
 # Device.controlledProperty values (the model's enumeration) for our quantities.
-CONTROLLED = {"pm1": "airPollution", "pm2_5": "airPollution", "pm4": "airPollution", "pm10": "airPollution",
-              "temperature": "temperature", "humidity": "humidity", "pressure": "atmosphericPressure",
-              "laeq": "noiseLevel", "lamax": "noiseLevel", "lamin": "noiseLevel", "l10": "noiseLevel",
-              "l50": "noiseLevel", "l90": "noiseLevel", "count_in": "trafficFlow", "count_out": "trafficFlow"}
+CONTROLLED = {
+    "pm1": "airPollution",
+    "pm2_5": "airPollution",
+    "pm4": "airPollution",
+    "pm10": "airPollution",
+    "temperature": "temperature",
+    "humidity": "humidity",
+    "pressure": "atmosphericPressure",
+    "laeq": "noiseLevel",
+    "lamax": "noiseLevel",
+    "lamin": "noiseLevel",
+    "l10": "noiseLevel",
+    "l50": "noiseLevel",
+    "l90": "noiseLevel",
+    "count_in": "trafficFlow",
+    "count_out": "trafficFlow",
+}
 
 
 def iso(t: int) -> str:
@@ -114,8 +133,7 @@ def _location(device: dict[str, Any]) -> dict[str, Any] | None:
     if device.get("latitude") is None or device.get("longitude") is None:
         return None
     # GeoJSON (RFC 7946 section 3.1.1): longitude first.
-    return {"type": "GeoProperty", "value": {"type": "Point",
-                                             "coordinates": [device["longitude"], device["latitude"]]}}
+    return {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [device["longitude"], device["latitude"]]}}
 
 
 def _counts_by_time(series: Series) -> list[tuple[int, int, int]]:
@@ -150,8 +168,10 @@ def device_entity(device: dict[str, Any], series: Series) -> dict[str, Any]:
     if loc:
         ent["location"] = loc
     if device.get("installed"):
-        ent["dateInstalled"] = {"type": "Property", "value": {"@type": "DateTime",
-                                                              "@value": device["installed"] + "T00:00:00Z"}}
+        ent["dateInstalled"] = {
+            "type": "Property",
+            "value": {"@type": "DateTime", "@value": device["installed"] + "T00:00:00Z"},
+        }
     last = max((s[-1][0] for s in series.values() if s), default=None)
     if last is not None:
         ent["dateLastValueReported"] = _datetime(last)
@@ -209,8 +229,9 @@ def observed_entity(entity_type: str, device: dict[str, Any], series: Series, te
     return ent
 
 
-def device_entities(device: dict[str, Any], series: Series, bicycle: bool = False,
-                    temporal: bool = False) -> list[dict[str, Any]]:
+def device_entities(
+    device: dict[str, Any], series: Series, bicycle: bool = False, temporal: bool = False
+) -> list[dict[str, Any]]:
     """Every entity of a device: its Device (not in the temporal view) and its observed entities."""
     out = [] if temporal else [device_entity(device, series)]
     present = {q for q, s in series.items() if s}
@@ -218,6 +239,44 @@ def device_entities(device: dict[str, Any], series: Series, bicycle: bool = Fals
         if "location" in required(entity_type) and _location(device) is None:
             continue  # the model requires a location: without coordinates the observation is not served
         out.append(observed_entity(entity_type, device, series, temporal))
+    return out
+
+
+# Metadata fields whose change means the sensor was (re)installed somewhere else.
+_PLACE = ("latitude", "longitude", "height_m")
+_UPKEEP = ("installed", "support", "photos")
+
+
+def device_operations(device_eui: str, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The installation history as ``DeviceOperation`` entities (dataModel.Device), one per change the
+    platform received: the first metadata and any move are ``installation``, other changes (install
+    date, support, photos) ``maintenance``, a removal from its gateway ``other``. The maintenance
+    notes themselves stay on the gateway (docs/platform.md); the description names what changed."""
+    out = []
+    prev: dict[str, Any] | None = None
+    for row in history:
+        if row["removed"]:
+            kind, what = "other", "removed from gateway %s" % row["gateway_id"]
+        else:
+            changed = [f for f in _PLACE + _UPKEEP if prev is None or prev.get(f) != row.get(f)]
+            if not changed:
+                continue  # the same metadata published again
+            first = prev is None or prev["removed"]
+            kind = "installation" if first or any(f in changed for f in _PLACE) else "maintenance"
+            what = ("installed on gateway %s" % row["gateway_id"]) if first else "changed: " + ", ".join(changed)
+        at = row["updated_at"] or row["received_at"]
+        out.append({
+            "id": "urn:ngsi-ld:DeviceOperation:%s:%d" % (device_eui, row["id"]),
+            "type": "DeviceOperation",
+            "device": {"type": "Relationship", "object": entity_id("Device", device_eui)},
+            "operationType": _prop(kind),
+            "description": _prop(what),
+            "status": _prop("finished"),
+            "result": _prop("ok"),
+            "startedAt": _datetime(at),
+            "endedAt": _datetime(at),
+        })
+        prev = row
     return out
 
 

@@ -29,6 +29,7 @@ DOMAIN_CONTEXT = {
 # Entity type -> (domain, schema file in vendor/schemas).
 TYPES = {
     "Device": ("dataModel.Device", "Device.Device.schema.json"),
+    "DeviceOperation": ("dataModel.Device", "Device.DeviceOperation.schema.json"),
     "AirQualityObserved": ("dataModel.Environment", "Environment.AirQualityObserved.schema.json"),
     "NoiseLevelObserved": ("dataModel.Environment", "Environment.NoiseLevelObserved.schema.json"),
     "WeatherObserved": ("dataModel.Weather", "Weather.WeatherObserved.schema.json"),
@@ -43,8 +44,7 @@ _LOCAL = {
 }
 _SCHEMA_ALIASES = {
     # AirQualityObserved refers to its domain schema by its raw GitHub address, not its $id.
-    "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/Environment-schema.json":
-        "https://smart-data-models.github.io/dataModel.Environment/Environment-schema.json",
+    "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/Environment-schema.json": "https://smart-data-models.github.io/dataModel.Environment/Environment-schema.json",
 }
 
 
@@ -112,8 +112,12 @@ def validate(key_values: dict[str, Any]) -> list[str]:
 
 
 def _loader(url, options=None):
-    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url,
-            "document": context_document(url)}
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": context_document(url),
+    }
 
 
 def expand(document: dict[str, Any]) -> list[dict[str, Any]]:

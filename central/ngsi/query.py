@@ -99,13 +99,19 @@ def temporal(params: dict[str, str]) -> TimeRange:
     if end <= at:
         raise BadRequest("endTimeAt must be after timeAt (the range is reversed or empty)")
     if end - at > MAX_RANGE_S:
-        raise BadRequest("time range too large: %d s, at most %d s (%d days)" % (
-            end - at, MAX_RANGE_S, MAX_RANGE_S // 86400))
+        raise BadRequest(
+            "time range too large: %d s, at most %d s (%d days)" % (end - at, MAX_RANGE_S, MAX_RANGE_S // 86400)
+        )
     return TimeRange(at, end, last_n)
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
 }
 _TERM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(==|!=|>=|<=|>|<)(.+)")
 

@@ -15,9 +15,14 @@ from central.ngsi.models import TYPES, all_contexts
 
 # Attributes each type has beyond its model's measured ones (central.ngsi.entities renders them).
 _COMMON = ("dateObserved", "location")
+_NOT_OBSERVED = {  # types without dateObserved, location and refDevice: their relationship
+    "Device": None,
+    "DeviceOperation": "device",
+}
 _EXTRA = {
     "Device": ("serialNumber", "deviceCategory", "controlledProperty", "location", "dateInstalled",
                "dateLastValueReported", "configuration"),
+    "DeviceOperation": ("operationType", "description", "status", "result", "startedAt", "endedAt"),
     "NoiseLevelObserved": ("dateObservedFrom", "dateObservedTo"),
     "CrowdFlowObserved": ("peopleCount", "dateObservedFrom", "dateObservedTo"),
     "TrafficFlowObserved": ("intensity", "vehicleType", "dateObservedFrom", "dateObservedTo"),
@@ -29,11 +34,12 @@ def registration(endpoint: str, name: str = "edge", token: str | None = None) ->
     information = []
     for entity_type in TYPES:
         props = [a[0] for a in ATTRIBUTES.get(entity_type, ())] + list(_EXTRA.get(entity_type, ()))
-        if entity_type != "Device":
+        if entity_type not in _NOT_OBSERVED:
             props += [p for p in _COMMON if p not in props]
         info: dict[str, Any] = {"entities": [{"type": entity_type}], "propertyNames": sorted(set(props))}
-        if entity_type != "Device":
-            info["relationshipNames"] = ["refDevice"]
+        relationship = _NOT_OBSERVED.get(entity_type, "refDevice")
+        if relationship:
+            info["relationshipNames"] = [relationship]
         information.append(info)
     reg: dict[str, Any] = {
         "id": "urn:ngsi-ld:ContextSourceRegistration:%s" % name,

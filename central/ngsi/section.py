@@ -32,10 +32,10 @@ def _zone(v: str) -> str | None:
 
 @dataclass(frozen=True)
 class NgsiSection:
-    bind: str = _key(DEFAULT_BIND, "HOST:PORT of the NGSI-LD API and the page (loopback unless allow_remote)",
-                     _host_port)
+    bind: str = _key(
+        DEFAULT_BIND, "HOST:PORT of the NGSI-LD API and the page (loopback unless allow_remote)", _host_port
+    )
     allow_remote: bool = _key(False, "serve on a non-loopback address (put TLS and the token in front of it)")
     token: str = _key("", "access token: requests need 'Authorization: Bearer <token>' (empty: none)")
-    bicycle_counters: tuple = _key((), "dev_euis whose counts are bicycles (TrafficFlowObserved); others people",
-                                   _euis)
+    bicycle_counters: tuple = _key((), "dev_euis whose counts are bicycles (TrafficFlowObserved); others people", _euis)
     timezone: str = _key(DEFAULT_TZ, "local time of the indicators' days and hours and of export dates", _zone)

@@ -77,16 +77,25 @@ class Handler(BaseHTTPRequestHandler):
         except api.NotFound as e:
             (status, body), headers = problem(404, "ResourceNotFound", "Resource not found", str(e)), {}
         except PermissionError as e:
-            (status, body), headers = problem(401, "Unauthorized", "Access token required", str(e)), {
-                "WWW-Authenticate": "Bearer"}
+            (status, body), headers = (
+                problem(401, "Unauthorized", "Access token required", str(e)),
+                {"WWW-Authenticate": "Bearer"},
+            )
         except Exception:
             log.exception("request %s failed", self.path)
             (status, body), headers = problem(500, "InternalError", "Internal error", "see the server log"), {}
         self._send(status, body, headers)
 
     def do_POST(self):
-        self._send(*problem(405, "OperationNotSupported", "Read-only API",
-                            "this API serves GET only; write to the platform through MQTT"), {"Allow": "GET"})
+        self._send(
+            *problem(
+                405,
+                "OperationNotSupported",
+                "Read-only API",
+                "this API serves GET only; write to the platform through MQTT",
+            ),
+            {"Allow": "GET"},
+        )
 
     do_PUT = do_PATCH = do_DELETE = do_POST
 
@@ -118,8 +127,8 @@ class Handler(BaseHTTPRequestHandler):
             if path == api.BASE + "/types":
                 return api.entity_types(store, o, params)
             for prefix, temporal in ((api.BASE + "/entities/", False), (api.BASE + "/temporal/entities/", True)):
-                if path.startswith(prefix) and "/" not in path[len(prefix):]:
-                    return api.retrieve_entity(store, o, path[len(prefix):], params, temporal=temporal)
+                if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                    return api.retrieve_entity(store, o, path[len(prefix) :], params, temporal=temporal)
         raise api.NotFound("no resource at %s" % path)
 
     def _check_token(self):
@@ -142,8 +151,10 @@ class Handler(BaseHTTPRequestHandler):
                 body = _with_context(body)
             else:
                 ctype = "application/json"
-                headers["Link"] = ('<%s%s>; rel="http://www.w3.org/ns/json-ld#context"; '
-                                   'type="application/ld+json"' % (self.server.url, CONTEXT_PATH))
+                headers["Link"] = '<%s%s>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"' % (
+                    self.server.url,
+                    CONTEXT_PATH,
+                )
             data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)

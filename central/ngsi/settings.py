@@ -29,8 +29,13 @@ def load(path: str | Path, bind: str | None = None) -> Settings:
     except config.ConfigError as e:
         raise SettingsError(str(e)) from None
     n = cfg.ngsi
-    serve = ServeConfig(dsn=cfg.database.dsn, bind=bind or n.bind, allow_remote=n.allow_remote,
-                        token=n.token or None, options=Options(frozenset(n.bicycle_counters)))
+    serve = ServeConfig(
+        dsn=cfg.database.dsn,
+        bind=bind or n.bind,
+        allow_remote=n.allow_remote,
+        token=n.token or None,
+        options=Options(frozenset(n.bicycle_counters)),
+    )
     try:
         split_bind(serve.bind, serve.allow_remote)
     except ValueError as e:

@@ -3,7 +3,8 @@
 The only module of the standards side that knows table and column names. It reads three tables
 of the platform schema (central/migrations, docs/platform-ingest.md): ``devices`` (installation
 metadata, measured interval), ``observations`` (device, quantity, time, value; unique on the
-first three) and ``platform_alerts``. Times leave this module as unix seconds.
+first three), ``device_metadata`` (installation history) and ``platform_alerts``. Times leave this
+module as unix seconds.
 """
 
 from __future__ import annotations
@@ -15,19 +16,27 @@ from typing import Any
 from central.ngsi.entities import Series
 
 DEVICE_COLUMNS = ("dev_eui", "gateway_id", "latitude", "longitude", "height_m", "installed", "support", "photos",
-                  "interval_s")
+                  "interval_s", "removed")
 
 
 class Store:
-    """One PostgreSQL connection per Store; the server opens one per request thread."""
+    """One PostgreSQL connection per Store, opened by the first read (so a request whose parameters
+    are refused never touches the database); the server makes one Store per request."""
 
     def __init__(self, dsn: str):
-        import psycopg
+        self.dsn = dsn
+        self._conn: Any = None
 
-        self.conn = psycopg.connect(dsn, autocommit=True)
+    def _execute(self, sql: str, args: list[Any] | tuple = ()):
+        if self._conn is None:
+            import psycopg
+
+            self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        return self._conn.execute(sql, args)
 
     def close(self) -> None:
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -35,15 +44,15 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def devices(self, euis: list[str] | None = None) -> list[dict[str, Any]]:
-        """Devices in dev_eui order, all or those listed; a device removed from its gateway is left out."""
+    def devices(self, euis: list[str] | None = None, removed: bool = False) -> list[dict[str, Any]]:
+        """Devices in dev_eui order, all or those listed; those removed from their gateway only if asked."""
         sql = ("SELECT dev_eui, gateway_id, latitude, longitude, height_m, to_char(installed, 'YYYY-MM-DD'),"
-               " support, photos, interval_s FROM devices WHERE NOT removed")
-        args: list[Any] = []
+               " support, photos, interval_s, removed FROM devices WHERE (%s OR NOT removed)")
+        args: list[Any] = [removed]
         if euis is not None:
             sql += " AND dev_eui = ANY(%s)"
             args.append(euis)
-        rows = self.conn.execute(sql + " ORDER BY dev_eui", args).fetchall()
+        rows = self._execute(sql + " ORDER BY dev_eui", args).fetchall()
         out = []
         for row in rows:
             d = dict(zip(DEVICE_COLUMNS, row, strict=True))
@@ -60,7 +69,7 @@ class Store:
                " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
         where, args = self._where(euis, None, None)
-        return _series(self.conn.execute(sql % where, [*args, per_quantity]).fetchall())
+        return _series(self._execute(sql % where, [*args, per_quantity]).fetchall())
 
     def series(self, euis: list[str] | None, start: int | None, end: int | None,
                last_n: int | None = None) -> dict[str, Series]:
@@ -69,21 +78,34 @@ class Store:
         if last_n is None:
             sql = ("SELECT dev_eui, quantity, extract(epoch FROM t)::bigint, value FROM observations%s"
                    " ORDER BY dev_eui, quantity, t")
-            return _series(self.conn.execute(sql % where, args).fetchall())
+            return _series(self._execute(sql % where, args).fetchall())
         sql = ("SELECT dev_eui, quantity, t, value FROM ("
                " SELECT dev_eui, quantity, extract(epoch FROM t)::bigint AS t, value,"
                " row_number() OVER (PARTITION BY dev_eui, quantity ORDER BY t DESC) AS k"
                " FROM observations%s) r WHERE k <= %%s ORDER BY dev_eui, quantity, t")
-        return _series(self.conn.execute(sql % where, [*args, last_n]).fetchall())
+        return _series(self._execute(sql % where, [*args, last_n]).fetchall())
+
+    def history(self, euis: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Each device's metadata changes in arrival order (the device_metadata table)."""
+        sql = ("SELECT id, dev_eui, gateway_id, extract(epoch FROM received_at)::bigint, removed, latitude,"
+               " longitude, height_m, to_char(installed, 'YYYY-MM-DD'), support, photos,"
+               " extract(epoch FROM updated_at)::bigint FROM device_metadata%s ORDER BY dev_eui, id")
+        where, args = self._where(euis, None, None)
+        keys = ("id", "dev_eui", "gateway_id", "received_at", "removed", "latitude", "longitude", "height_m",
+                "installed", "support", "photos", "updated_at")
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in self._execute(sql % where, args).fetchall():
+            out[row[1]].append(dict(zip(keys, row, strict=True)))
+        return dict(out)
 
     def last_time(self) -> int | None:
         """The latest measurement time stored, any device (None: no observation yet)."""
-        row = self.conn.execute("SELECT extract(epoch FROM max(t))::bigint FROM observations").fetchone()
+        row = self._execute("SELECT extract(epoch FROM max(t))::bigint FROM observations").fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def open_alerts(self) -> list[dict[str, Any]]:
         """Platform alerts raised and not cleared, newest first."""
-        rows = self.conn.execute(
+        rows = self._execute(
             "SELECT alert, dev_eui, quantity, extract(epoch FROM raised_at)::bigint, value, message"
             " FROM platform_alerts WHERE cleared_at IS NULL ORDER BY raised_at DESC, id DESC").fetchall()
         keys = ("alert", "dev_eui", "quantity", "raised_at", "value", "message")

@@ -9,11 +9,13 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from gateway.forward.client import connect, new_client
 from gateway.forward.settings import ForwarderSettings
+from gateway.registry import RegistryError, check_private
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ def probe_data_dir(path: str, quota_mb: int) -> list[Result]:
         out.append(Result("data directory %s" % path, ok,
                           "does not exist yet; the agent creates it" if ok else "does not exist and %s is not "
                           "writable: create it for the agent's user (mode 0700)" % parent))  # fmt: skip
+        return out
+    try:
+        check_private(Path(path))  # the agent refuses a directory others can read: so does the check
+    except RegistryError as e:
+        out.append(Result("data directory %s" % path, False, str(e)))
+        return out
+    except OSError as e:
+        out.append(Result("data directory %s" % path, False, "cannot be read: %s" % e.strerror))
         return out
     try:
         with tempfile.NamedTemporaryFile(dir=path) as f:

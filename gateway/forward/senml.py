@@ -31,6 +31,7 @@ from decimal import Decimal
 import cbor2
 
 from edge import vocab
+from edge.payload import to_steps
 from gateway.forward import fastcbor
 
 BVER = -1
@@ -93,10 +94,9 @@ def unit(name: str) -> str:
 
 
 def raw_value(name: str, value: float) -> int:
-    """The stored value as a count of resolution steps, rounded half away from zero."""
+    """The stored value as a count of resolution steps (the node payload's rounding)."""
     q = vocab.BY_NAME[name]
-    x = value * q[5] / q[4]
-    return int(x + 0.5) if x >= 0 else -int(0.5 - x)
+    return to_steps(value, q[4], q[5])
 
 
 def exact_value(name: str, value: float) -> int | float | Decimal:

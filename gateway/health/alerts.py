@@ -1,5 +1,6 @@
 """Alerts on the data: silent devices, values outside their physical range, stuck values, spikes,
-PM measured in humid air; and on the gateway: disk nearly full, backhaul down, evictions.
+PM measured in humid air, a flood level or a full container; and on the gateway: disk nearly full,
+backhaul down, evictions.
 
 Pure logic, no I/O: ``observe`` takes committed readings, ``tick`` looks at time and gateway
 state; both return Alert objects that the health service publishes. Ranges and resolutions come
@@ -20,6 +21,7 @@ from gateway.config import AlertsSection
 
 EVENT_HOLD_S = 3600.0
 PM = ("pm1", "pm2_5", "pm4", "pm10")
+MAX_NAMED = 5  # devices named in one readings_evicted alert
 _WINDOW = 15  # recent values kept per device and quantity for the spike test
 
 
@@ -45,6 +47,7 @@ class _Series:
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
     same: int = 0
     stuck: bool = False
+    level_t: int = -1  # time of the newest value a level alert looked at: backfill cannot undo it
 
 
 @dataclass
@@ -64,6 +67,9 @@ class AlertEngine:
         self.devices: dict[str, _Device] = {}
         self._held: dict[tuple[str, str, str], float] = {}
         self._active: set[tuple[str, str]] = set()  # (alert, subject) of raised conditions
+        # quantity -> (alert, limit): conditions on the newest value of a device
+        self._levels = {"water_level": ("flood_level", settings.flood_level_m),
+                        "fill_level": ("container_full", settings.container_full_pct)}  # fmt: skip
 
     # -- readings -----------------------------------------------------------------------------
     def observe(
@@ -122,6 +128,10 @@ class AlertEngine:
                 "stuck_value", "%s/%s" % (dev, name), now, device=dev, quantity=name, value=value, t=t,
                 message="%s of %s reads %s in %d readings in a row" % (name, dev, value, ser.same),
             )  # fmt: skip
+        limit = self._levels.get(name)
+        if limit is not None and t >= ser.level_t:
+            ser.level_t = t
+            out += self._level(dev, name, value, t, now, limit)
         floor = 10 * vocab.resolution(name) if name in vocab.BY_NAME else 0.0
         if len(ser.recent) >= 5 and floor and abs(value - ser.recent[-1]) > 3 * floor:
             # only a value far from the previous one can be a spike: the medians are for those
@@ -135,6 +145,15 @@ class AlertEngine:
         ser.recent.append(value)
         return out
 
+    def _level(self, dev: str, name: str, value: float, t: int, now: float, limit: tuple[str, float]) -> list[Alert]:
+        alert, above = limit
+        subject = "%s/%s" % (dev, name)
+        if value > above:
+            return self._raise(alert, subject, now, device=dev, quantity=name, value=value, t=t,
+                               message="%s of %s is %s, above %s" % (name, dev, value, above))  # fmt: skip
+        return self._clear(alert, subject, now, "%s of %s back to %s (limit %s)" % (name, dev, value, above),
+                           device=dev, quantity=name, value=value, t=t)  # fmt: skip
+
     # -- time and gateway state -----------------------------------------------------------------------
     def tick(
         self,
@@ -143,6 +162,7 @@ class AlertEngine:
         disk_fraction: float | None = None,
         disconnected_since: float | None = None,
         evicted: dict[str, int] | None = None,
+        disk_full: bool | None = None,
     ) -> list[Alert]:
         out: list[Alert] = []
         for eui, d in self.devices.items():
@@ -167,9 +187,21 @@ class AlertEngine:
                                message="broker unreachable for %.0f s" % (now - disconnected_since))  # fmt: skip
         elif disconnected_since is None:
             out += self._clear("backhaul_down", "broker", now, "broker reachable again")
-        for eui, n in (evicted or {}).items():
-            msg = "%d readings of %s evicted (quota or age)" % (n, eui)
-            out.append(Alert("readings_evicted", "raised", int(now), msg, device=eui, count=n))
+        if disk_full:
+            msg = "disk full: oldest readings evicted to keep receiving, counter file writes skipped"
+            out += self._raise("disk_full", "disk", now, message=msg)
+        elif disk_full is not None:
+            out += self._clear("disk_full", "disk", now, "disk no longer full")
+        if evicted:  # one alert per check, however many devices lost readings
+            n = sum(evicted.values())
+            worst = sorted(evicted, key=lambda eui: -evicted[eui])
+            msg = "%d readings of %d devices evicted (quota, age or full disk), most of %s" % (
+                n,
+                len(evicted),
+                ", ".join(worst[:MAX_NAMED]),
+            )
+            out.append(Alert("readings_evicted", "raised", int(now), msg, device=worst[0] if len(worst) == 1 else None,
+                             count=n))  # fmt: skip
         return out
 
     # -- helpers -------------------------------------------------------------------------------------

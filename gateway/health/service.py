@@ -67,6 +67,8 @@ class HealthService:
         self._thread: threading.Thread | None = None
         self.alerts_sent: list[Alert] = []  # the last alerts, for status and tests (bounded)
         self.last_metrics: dict[str, Any] = {}
+        self._full_seen: dict[str, int] = {}  # buffer.evicted_on_full at the last check
+        self._skipped_seen = 0  # metrics_writes_skipped at the last check
         buffer.add_listener(self._on_commit)
 
     def _on_commit(self, items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> None:
@@ -128,10 +130,18 @@ class HealthService:
     def _check_capacity(self) -> None:
         b = self.cfg.buffer
         evicted = self.buffer.evict(max_bytes=b.quota_mb * 1024 * 1024, max_age_s=b.max_age_days * 86400.0)
+        on_full = {eui: n - self._full_seen.get(eui, 0) for eui, n in list(self.buffer.evicted_on_full.items())}
+        on_full = {eui: n for eui, n in on_full.items() if n > 0}
+        self._full_seen.update((eui, self._full_seen.get(eui, 0) + n) for eui, n in on_full.items())
+        skipped = self.metrics.get("metrics_writes_skipped") if self.metrics is not None else 0
+        disk_full = bool(on_full) or skipped > self._skipped_seen
+        self._skipped_seen = skipped
+        for eui, n in on_full.items():
+            evicted[eui] = evicted.get(eui, 0) + n
         if evicted and self.metrics is not None:
             self.metrics.inc("evicted_readings", sum(evicted.values()))
         if evicted:
-            log.warning("evicted %d readings to stay within quota/age: %s", sum(evicted.values()), evicted)
+            log.warning("evicted %d readings (quota, age or full disk): %s", sum(evicted.values()), evicted)
         st = self.buffer.stats()
         self._emit(
             self.engine.tick(
@@ -139,6 +149,7 @@ class HealthService:
                 disk_fraction=self._disk_fraction(st.used_bytes),
                 disconnected_since=self.forwarder.stats.disconnected_since if self.forwarder else None,
                 evicted=evicted,
+                disk_full=disk_full,
             )
         )
 

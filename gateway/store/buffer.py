@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.ratelog import RateLimitedLog
 from gateway.sqlite import connect, transaction
 from gateway.store import codec
 from gateway.store.codec import BadRecord
 from gateway.store.errors import StoreCorrupt, StoreError, StoreFull, translate
 from gateway.store.records import Reading, Uplink
-from gateway.store.reserve import Reserve
+from gateway.store.reserve import Reserve, wal_pages
 from gateway.store.stage import IN_FLIGHT, Stage
 
 log = logging.getLogger("edge.gateway.store")
@@ -39,6 +40,7 @@ WAL_AUTOCHECKPOINT_PAGES = 1000
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 SCHEMA_VERSION = 1
 RESERVE_BYTES = 2 * 1024 * 1024  # disk held back for checkpoint and eviction when the disk fills up
+RESERVE_SUFFIX = ".reserve"  # the reserve's file: beside the buffer's
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS device (
@@ -100,7 +102,8 @@ class ReadingBuffer:
 
     def __init__(self, path: str | os.PathLike[str], reserve_bytes: int = RESERVE_BYTES) -> None:
         self.path = os.fspath(path)
-        self._reserve = Reserve(self.path + ".reserve", reserve_bytes)
+        self._reserve = Reserve(self.path + RESERVE_SUFFIX, reserve_bytes)
+        self._ratelog = RateLimitedLog(log)
         self._lock = threading.Lock()
         self.evicted_on_full: dict[str, int] = {}  # readings evicted to make room on a full disk
         self._listeners: list[Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]] = []
@@ -127,8 +130,6 @@ class ReadingBuffer:
         # Debian builds SQLite with secure_delete on (freed content zeroed). Readings are not
         # secrets and the file is the agent's own (mode 0700 directory): no zeroing.
         db.execute("PRAGMA secure_delete=OFF")
-        db.execute("PRAGMA wal_autocheckpoint=%d" % WAL_AUTOCHECKPOINT_PAGES)
-        db.execute("PRAGMA journal_size_limit=%d" % JOURNAL_SIZE_LIMIT)
         check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
         if check != "ok":
             raise StoreCorrupt("%s fails SQLite's integrity check: %s" % (self.path, check))
@@ -136,8 +137,15 @@ class ReadingBuffer:
         if version not in (0, SCHEMA_VERSION):
             raise StoreError("%s has schema version %d; this agent knows %d" % (self.path, version, SCHEMA_VERSION))
         db.executescript(_SCHEMA)
-        db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:  # written once: a reopen on a full disk writes nothing
+            db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
         self._page_size: int = db.execute("PRAGMA page_size").fetchone()[0]  # an older file keeps its own
+        # A checkpoint grows the file by up to the WAL's pages: on a small disk the WAL stays small
+        # enough that giving the reserve back always lets the checkpoint and the evictions run.
+        pages = wal_pages(os.path.dirname(os.path.abspath(self.path)), self._page_size, WAL_AUTOCHECKPOINT_PAGES)
+        db.execute("PRAGMA wal_autocheckpoint=%d" % pages)
+        # after a checkpoint the WAL file shrinks back to twice that: on a small disk its space returns
+        db.execute("PRAGMA journal_size_limit=%d" % min(JOURNAL_SIZE_LIMIT, 2 * pages * self._page_size))
         return db
 
     def _load_state(self) -> None:
@@ -168,11 +176,16 @@ class ReadingBuffer:
         return self._db
 
     # -- ingest --------------------------------------------------------------------------------
-    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading]) -> int:
-        """Offer an uplink's readings to the forwarder before they are committed; returns the
-        token to pass to commit_uplinks (gateway.store.stage)."""
+    def stage(self, dev_eui: str, rx: float, readings: Sequence[Reading], held: bool = False) -> int:
+        """Offer an uplink's readings to the forwarder before they are committed (held: only once
+        `offer` is called); returns the token to pass to commit_uplinks (gateway.store.stage)."""
         with self._lock:
-            return self._stage.add(dev_eui, int(rx), readings)
+            return self._stage.add(dev_eui, int(rx), readings, held)
+
+    def offer(self, tokens: Sequence[int]) -> None:
+        """Let the forwarder take staged items that were held."""
+        with self._lock:
+            self._stage.offer(tokens)
 
     def take_delivered(self) -> list[int]:
         """Tokens of staged readings the broker acknowledged since the last call."""
@@ -207,10 +220,13 @@ class ReadingBuffer:
             self._commit_staged(encoded, marks)
         except StoreFull as full:
             try:
-                self._make_room(sum(map(len, encoded)))
+                self.make_room(sum(map(len, encoded)))
                 self._commit_staged(encoded, marks)
-            except StoreError:
+            except StoreError as e:
+                self._ratelog.warn("no_room", "%s; %s" % (full, e))
                 raise full from None
+        if self._reserve.tight():
+            self._keep_room()
         self._reserve.hold()
         for listener in self._listeners:
             try:
@@ -218,7 +234,9 @@ class ReadingBuffer:
             except Exception:  # an observer (health, alerts) must never undo or block a commit
                 log.exception("buffer listener failed")
 
-    def _make_room(self, rows: int) -> None:
+    def make_room(self, rows: int) -> None:
+        """The disk is full: give back the reserve, checkpoint, evict at least 64 and 2 x rows of
+        the oldest rows (counted in evicted_on_full), checkpoint again. StoreError if it cannot."""
         self._reserve.release()  # room for the checkpoint and the deletions
         with self._lock:
             try:
@@ -233,7 +251,34 @@ class ReadingBuffer:
                 raise translate(e, "checkpointing " + self.path) from e
         for eui, n in evicted.items():
             self.evicted_on_full[eui] = self.evicted_on_full.get(eui, 0) + n
-        log.error("disk full under %s: evicted %d oldest readings to keep receiving", self.path, sum(evicted.values()))
+        self._ratelog.warn("disk_full", "under %s: evicted %d oldest readings to keep receiving"
+                           % (self.path, sum(evicted.values())))  # fmt: skip
+
+    def _keep_room(self) -> None:
+        """The disk is nearly full: keep a quarter of a reserve's worth of free pages inside the
+        file, evicting the oldest rows, so that new rows reuse pages and no checkpoint needs the
+        file to grow (on a full disk it could not, and the WAL would grow until nothing can be
+        written)."""
+        with self._lock:
+            try:
+                db = self._conn()
+                free = db.execute("PRAGMA freelist_count").fetchone()[0] * self._page_size
+                want = self._reserve.size() // 4
+                if free >= want or not self._pending_rows:
+                    return
+                per_row = max(1, self._used_bytes(db) // self._pending_rows)
+            except sqlite3.Error as e:
+                self._ratelog.warn("no_room", str(translate(e, "measuring " + self.path)))
+                return
+        try:
+            evicted = self.evict(rows=(want - free) // per_row + 1)
+        except StoreError as e:
+            self._ratelog.warn("no_room", str(e))
+            return
+        for eui, n in evicted.items():
+            self.evicted_on_full[eui] = self.evicted_on_full.get(eui, 0) + n
+        self._ratelog.warn("disk_full", "under %s: evicted %d oldest readings to keep room for new ones"
+                           % (self.path, sum(evicted.values())))  # fmt: skip
 
     def add_listener(self, fn: Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]) -> None:
         """Call fn(items) after each durable commit_uplinks (in the committing thread: keep it quick)."""
@@ -564,7 +609,7 @@ class ReadingBuffer:
             self.flush()
             with self._lock:
                 self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except StoreError:
+        except (StoreError, sqlite3.Error):  # e.g. a full disk: the WAL stays and is read at the next open
             pass
         finally:
             with self._lock:

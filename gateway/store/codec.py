@@ -2,8 +2,8 @@
 
 Readings of one row (one uplink, or one batch of local readings of one device) are stored as a
 CBOR array with one array per reading: ``[seq, rx - t, index, raw, index, raw, ...]`` where index is
-the quantity's wire index in edge.vocab and raw = value / resolution rounded half away from zero,
-the same quantization the node payload uses, so node readings round-trip exactly
+the quantity's wire index in edge.vocab and raw = value in resolution steps, rounded by the node
+payload's rule (edge.payload.to_steps), so node readings round-trip exactly
 (value = raw * num / den, the node payload decoder's formula). A six-value reading takes about 20
 bytes instead of the ~110 of JSON.
 """
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import cbor2
 
 from edge import vocab
+from edge.payload import to_steps
 from gateway.store.records import Reading, Uplink
 
 _HEX = frozenset("0123456789abcdef")
@@ -44,8 +45,7 @@ def _raw(name: str, value: float) -> int:
     v = float(value)
     if not math.isfinite(v):
         raise BadRecord("%s is not a finite number: %r" % (name, value))
-    x = v * q[5] / q[4]
-    return int(x + 0.5) if x >= 0 else -int(0.5 - x)
+    return to_steps(v, q[4], q[5])
 
 
 def encode_readings(rx: int, readings: Sequence[Reading]) -> bytes:

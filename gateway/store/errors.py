@@ -32,6 +32,12 @@ class StoreIOError(StoreError):
     """The operating system reported an I/O error, or the file cannot be opened."""
 
 
+def is_full(e: sqlite3.Error) -> bool:
+    """True when SQLite failed for want of disk space (SQLITE_FULL)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _SQLITE_FULL
+
+
 def translate(e: sqlite3.Error, doing: str) -> StoreError:
     code = getattr(e, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None

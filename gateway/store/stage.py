@@ -9,6 +9,11 @@ and the platform gets it a commit deadline sooner. A staged reading has one of t
 - the commit comes first while it is in flight: it is written as a row that is in flight under
   the token's alias, so the PUBACK (or the failure) that comes later resolves the row.
 
+An item staged *held* is not offered until `offer` releases it: the ingest thread holds the
+readings of a frame whose payload is relative (its times count from the moment it was received)
+until that frame's counter is on disk, so that a replay after a crash is refused instead of
+reaching the platform as readings with new times.
+
 Staged items carry negative ids (tokens) so the forwarder treats them like rows. A reading is
 never out of both the stage and the disk unless the broker acknowledged it. Not thread-safe by
 itself: ReadingBuffer calls it under its lock.
@@ -23,6 +28,7 @@ from gateway.store.records import Reading
 
 WAITING = 0
 IN_FLIGHT = 1
+HELD = 2  # staged, not offered yet
 
 StoredReading = tuple[int, int, dict[str, float]]  # (seq, t, values), as claims carry them
 
@@ -42,11 +48,19 @@ class Stage:
         self.delivered: list[int] = []  # tokens the broker acknowledged, not yet taken
         self._next = -1
 
-    def add(self, dev_eui: str, rx: int, readings: Sequence[Reading]) -> int:
+    def add(self, dev_eui: str, rx: int, readings: Sequence[Reading], held: bool = False) -> int:
         token = self._next
         self._next -= 1
-        self.items[token] = Staged(dev_eui, rx, [(r.seq, r.t, dict(r.values)) for r in readings])
+        state = HELD if held else WAITING
+        self.items[token] = Staged(dev_eui, rx, [(r.seq, r.t, dict(r.values)) for r in readings], state)
         return token
+
+    def offer(self, tokens: Sequence[int]) -> None:
+        """Held items become waiting: the forwarder may take them (gone ones are skipped)."""
+        for token in tokens:
+            s = self.items.get(token)
+            if s is not None and s.state == HELD:
+                s.state = WAITING
 
     @property
     def readings(self) -> int:
@@ -90,7 +104,8 @@ class Stage:
     def release_all(self) -> None:
         self.alias.clear()
         for s in self.items.values():
-            s.state = WAITING
+            if s.state == IN_FLIGHT:
+                s.state = WAITING
 
     def take_delivered(self) -> list[int]:
         out, self.delivered = self.delivered, []

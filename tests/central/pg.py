@@ -72,3 +72,15 @@ def serving(dsn: str, page: bool = False, **config):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def metadata(dsn: str, dev_eui: str, changes: list[dict]) -> None:
+    """Rows of device_metadata (the installation history), in order."""
+    with psycopg.connect(dsn) as conn:
+        for c in changes:
+            conn.execute(
+                "INSERT INTO device_metadata (dev_eui, gateway_id, removed, latitude, longitude, height_m, support,"
+                " photos, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (dev_eui, c.get("gateway_id", "lamp-7"), c.get("removed", False), c.get("latitude"),
+                 c.get("longitude"), c.get("height_m"), c.get("support"), json.dumps(c.get("photos") or []),
+                 datetime.fromtimestamp(c["at"], UTC)))

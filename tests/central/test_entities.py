@@ -105,8 +105,31 @@ def test_registration_names_every_attribute_served():
     series = day_series(["pm1", "pm2_5", "pm4", "pm10", "temperature", "humidity", "pressure", "laeq", "lamax",
                          "count_in", "count_out"])
     weather = day_series(["temperature", "humidity", "pressure"])
+    history = [{"id": 1, "gateway_id": "g", "removed": False, "latitude": 1.0, "longitude": 2.0, "height_m": None,
+                "installed": None, "support": None, "photos": [], "received_at": DAY, "updated_at": DAY}]
     served = all_entities(series) + all_entities(series, bicycle=True) + all_entities(weather)
+    served += ents.device_operations(DEVICE["dev_eui"], history)
     for e in served:
         attrs = set(e) - {"id", "type"}
         assert attrs <= declared[e["type"]], (e["type"], attrs - declared[e["type"]])
     assert models.expand(reg)
+
+
+def test_installation_history_as_device_operations():
+    row = {"gateway_id": "lamp-7", "removed": False, "latitude": 48.1, "longitude": 11.5, "height_m": 4.5,
+           "installed": "2026-11-20", "support": "lamp-post", "photos": [], "received_at": DAY}
+    history = [
+        {**row, "id": 1, "updated_at": DAY},
+        {**row, "id": 2, "updated_at": DAY + 60},  # published again, unchanged: no operation
+        {**row, "id": 3, "updated_at": DAY + 3600, "photos": ["/p/after-cleaning.jpg"]},
+        {**row, "id": 4, "updated_at": DAY + 7200, "latitude": 48.2, "photos": ["/p/after-cleaning.jpg"]},
+        {**row, "id": 5, "updated_at": None, "received_at": DAY + 9000, "removed": True},
+    ]
+    ops = ents.device_operations(DEVICE["dev_eui"], history)
+    assert [(o["operationType"]["value"], o["description"]["value"]) for o in ops] == [
+        ("installation", "installed on gateway lamp-7"), ("maintenance", "changed: photos"),
+        ("installation", "changed: latitude"), ("other", "removed from gateway lamp-7")]
+    assert ops[0]["id"] == "urn:ngsi-ld:DeviceOperation:70b3d57ed0000001:1"
+    assert ops[-1]["startedAt"]["value"]["@value"] == ents.iso(DAY + 9000)
+    for o in ops:
+        assert_valid(o)

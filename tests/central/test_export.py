@@ -33,7 +33,9 @@ def test_csv_package_is_valid_and_holds_the_aggregates(dsn, tmp_path):
     report = frictionless.validate(str(tmp_path / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     obs = rows(tmp_path / "observations.csv")
+    # Every value, the removed device's too: an export is the whole record.
     assert len(obs) == sum(len(p) for s in SERIES.values() for p in s.values())
+    assert [r["removed"] for r in rows(tmp_path / "devices.csv")] == ["false"] * 4 + ["true"]
     # Hourly rows: one value an hour in the fixture, so each hour is that value.
     hourly = [r for r in rows(tmp_path / "hourly.csv") if r["dev_eui"] == AIR and r["quantity"] == "pm2_5"]
     assert len(hourly) == 24 and hourly[0]["value"] == "10.0" and hourly[0]["method"] == "mean"

@@ -35,6 +35,7 @@ def test_page_shows_plan_values_chart_and_indicators(tmp_path):
     now = int(time.time())
     with pg.database() as dsn:
         pg.insert(dsn, DEVICES, recent_series(now))
+        pg.metadata(dsn, AIR, [{"latitude": 48.85, "longitude": 2.35, "at": now - 86400}])  # not an observation
         pg.alert(dsn, "device_silent", AIR, "", now - 7200, "silent for 2 h on every gateway")
         pg.alert(dsn, "stuck_value", NOISE, "laeq", now - 9000, "was stuck", cleared_at=now - 3600)
         with pg.serving(dsn, page=True) as srv:
@@ -47,6 +48,7 @@ def test_page_shows_plan_values_chart_and_indicators(tmp_path):
     assert len(page["alerts"]) == 1 and "device_silent" in page["alerts"][0]  # the cleared one is not open
     assert page["circles"] == 3  # the located devices; the one without coordinates is not on the plan
     assert any("pm25 18" in row for row in page["latest"])
+    assert not any("DeviceOperation" in row for row in page["latest"])
     assert page["noise"] and all(r[0] == NOISE[-4:] for r in page["noise"])
     full_days = [r for r in page["noise"] if r[5] != "–"]
     # 55 dB(A) in every period: Lden = 10·lg((12·10^5.5 + 4·10^6 + 8·10^6.5)/24) = 61.4

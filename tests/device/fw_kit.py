@@ -40,6 +40,8 @@ class BenchModem:
         self.payloads = []  # (port, bytes) of the last few uplinks
         self.downlinks = []  # FPort 2 payloads to answer with
         self.port = 1
+        self.ack_confirmed = True  # CMSGHEX gets "ACK Received" (False: the network's ack is lost)
+        self.confirmed = 0  # CMSGHEX commands received
 
     def _now(self):
         return self.clock.monotonic_ms()
@@ -105,6 +107,10 @@ class BenchModem:
                 self._say("+%s: RXWIN1, RSSI -60, SNR 8.0" % name, 1200)
                 self._say("+%s: Done" % name, 1200)
             else:
+                if name == "CMSGHEX":
+                    self.confirmed += 1
+                    if self.ack_confirmed:
+                        self._say("+CMSGHEX: ACK Received", 2100)
                 self._say("+%s: Done" % name, 2200)
         else:
             self._say("+%s: %s" % (name, arg))

@@ -4,22 +4,32 @@
 # documented recovery, and the sensor reads correctly again once the fault clears.
 import os
 
+from drivers.a02yyuw import A02YYUW
+from drivers.bh1750 import BH1750
 from drivers.bme280 import BME280
 from drivers.counter import BeamCounter, PulseCounter
 from drivers.dnms import DNMS
-from drivers.errors import ChecksumError, NotPresent, NotReady, SensorError, SensorTimeout
+from drivers.errors import ChecksumError, InvalidValue, NoFix, NotPresent, NotReady, SensorError, SensorTimeout
+from drivers.gnss import GNSS
+from drivers.maxbotix import MaxBotix
 from drivers.pcb_db import DecibelMeter
 from drivers.pms5003 import PMS5003
 from drivers.sds011 import SDS011
 from drivers.sht3x import SHT3x
 from drivers.sht4x import SHT4x
 from drivers.sps30 import SPS30
+from drivers.veml7700 import VEML7700
+from drivers.vl53l1x import VL53L1X
 from edge import vocab
 from edge.clock import VirtualClock
+from simulator.devices.a02yyuw import A02YYUWEmulator
 from simulator.devices.base import Emulator
+from simulator.devices.bh1750 import BH1750Emulator
 from simulator.devices.bme280 import BME280Emulator
 from simulator.devices.dnms import DNMSEmulator
+from simulator.devices.gnss import GNSSEmulator
 from simulator.devices.i2c import VirtualI2C
+from simulator.devices.maxbotix import MaxBotixEmulator
 from simulator.devices.pcb_db import DecibelMeterEmulator
 from simulator.devices.pins import PASSAGE_IN, PASSAGE_OUT, IrqGuard, VirtualPin, walk
 from simulator.devices.pms5003 import PMS5003Emulator
@@ -27,6 +37,8 @@ from simulator.devices.sds011 import SDS011Emulator
 from simulator.devices.sht3x import SHT3xEmulator
 from simulator.devices.sht4x import SHT4xEmulator
 from simulator.devices.sps30 import SPS30Emulator
+from simulator.devices.veml7700 import VEML7700Emulator
+from simulator.devices.vl53l1x import VL53L1XEmulator
 from tests.device.mptest import raises
 
 SWEEP_POINTS = 13
@@ -72,6 +84,12 @@ SPECS = (
     ("bme280", _i2c(BME280Emulator, BME280), "i2c", _nothing, _nothing, None),
     ("dnms", _i2c(DNMSEmulator, DNMS), "i2c", _nothing, _nothing, None),
     ("pcb_db", _i2c(DecibelMeterEmulator, DecibelMeter), "i2c", _new_window, _new_window, NotReady),
+    ("a02yyuw", _uart(A02YYUWEmulator, A02YYUW), "uart", _nothing, _nothing, None),
+    ("maxbotix", _uart(MaxBotixEmulator, MaxBotix), "uart", _nothing, _nothing, None),
+    ("vl53l1x", _i2c(VL53L1XEmulator, VL53L1X), "i2c", _nothing, _nothing, None),
+    ("veml7700", _i2c(VEML7700Emulator, VEML7700), "i2c", _nothing, _nothing, None),
+    ("bh1750", _i2c(BH1750Emulator, BH1750), "i2c", _nothing, _nothing, None),
+    ("gnss", _uart(GNSSEmulator, GNSS), "uart", _nothing, _nothing, None),
 )
 
 
@@ -153,6 +171,12 @@ def test_every_fault_mode_is_typed_or_recovered():
                 lo, hi, _ = emu.QUANTITIES[q]
                 emu.set(**{q: lo})  # ignored while stuck: the old value comes back
                 assert abs(drv.read()[q] - v) <= res * 1.0001, (name, mode)
+            elif mode == "no_echo":  # a ranging sensor that hears nothing: never a value
+                with raises(InvalidValue):
+                    drv.read()
+            elif mode == "no_fix":  # a receiver without a fix: never a (stale) position
+                with raises(NoFix):
+                    drv.read()
             elif mode == "garbage":
                 assert abs(drv.read()[q] - v) <= res * 1.0001, (name, mode)  # resynchronised
             else:

@@ -136,3 +136,10 @@ def test_largest_possible_frame_fits_max_frame_bytes():
         rs.append(r)
     n = len(payload.encode(rs))
     assert payload.MAX_FRAME_BYTES - 40 < n <= payload.MAX_FRAME_BYTES
+
+
+def test_is_relative_tells_frames_sent_against_a_ref():
+    r = {"seq": 7, "t": 1763800000, "pm2_5": 1.5}
+    assert payload.is_relative(payload.encode([r], {"seq": 7, "t": 1763800060}))
+    assert not payload.is_relative(payload.encode([r]))
+    assert not payload.is_relative(b"")

@@ -44,6 +44,21 @@ def test_value_alerts_out_of_range_stuck_spike_and_humid_pm():
     assert doc["device"] == DEV and doc["alert"] == "pm_high_humidity" and "message" in doc
 
 
+def test_flood_level_and_container_full_are_conditions_on_the_newest_value():
+    e = engine(flood_level_m=1.5, container_full_pct=90)
+    t = 1763800000
+    assert e.observe(DEV, [(1, t, {"water_level": 0.6})], 0) == []
+    flood = e.observe(DEV, [(2, t + 60, {"water_level": 1.62})], 0)
+    assert kinds(flood) == [("flood_level", "raised")] and flood[0].value == 1.62 and flood[0].t == t + 60
+    assert e.observe(DEV, [(3, t + 120, {"water_level": 1.9})], 0) == []  # raised once
+    assert e.observe(DEV, [(0, t - 600, {"water_level": 0.2})], 0) == []  # backfill cannot clear it
+    assert kinds(e.observe(DEV, [(4, t + 900, {"water_level": 1.2})], 0)) == [("flood_level", "cleared")]
+    full = e.observe("70b3d57ed0000b02", [(1, t, {"fill_level": 92.5, "distance": 0.2})], 0)
+    assert kinds(full) == [("container_full", "raised")] and full[0].quantity == "fill_level"
+    emptied = e.observe("70b3d57ed0000b02", [(2, t + 300, {"fill_level": 3.0, "distance": 1.3})], 0)
+    assert kinds(emptied) == [("container_full", "cleared")]  # the collection round came
+
+
 def test_silent_device_raised_after_n_intervals_and_cleared_when_it_returns():
     e = engine(silent_intervals=3)
     t = 1763800000

@@ -4,18 +4,22 @@ Each test sends what a probe of the agent found to stop it (or to grow it withou
 agent over a loopback socket, and checks it is refused alone, counted, and that the agent goes on.
 """
 
+import base64
 import json
+import logging
 import os
 import threading
 import time
 
 import pytest
 
+from gateway import ratelog
 from gateway.agent import BUFFER_FILE, Agent
 from gateway.committer import Committer, Job
 from gateway.ingest import OUTCOMES
 from gateway.metrics import METRICS_FILE, Metrics
 from gateway.metrics import read as read_metrics
+from gateway.ratelog import RateLimitedLog
 from gateway.registry import Registry
 from gateway.store.buffer import ReadingBuffer
 from gateway.store.records import Reading, Uplink
@@ -261,3 +265,39 @@ def test_an_unstorable_record_is_refused_alone_and_the_rest_committed(tmp_path):
         buffer.close()
         registry.close()
     assert sorted(seq for _, seq, _, _ in stored(cfg)) == [0, 3, 4]
+
+
+def test_tx_ack_error_strings_never_become_log_kinds_or_counters(env, caplog):
+    cfg, a, f = env
+    assert f.pull()[3] == 4
+    for i in range(300):  # distinct error strings, one with a forged log line
+        f.tx_ack(b"\x00\x01", "E%d\nINFO gateway.agent: all good" % i)
+    assert a.wait("tx_ack", 300) == 300
+    ours = [k for k in a.metrics.snapshot()["counters"] if k.startswith("tx_ack")]
+    assert ours == ["tx_ack"]  # the OTHER error of an unknown token is not even counted per kind
+    assert not any("all good" in r.getMessage() and "\n" in r.getMessage() for r in caplog.records)
+
+
+def test_the_rate_limiter_tracks_a_bounded_number_of_kinds_and_escapes_control_characters(caplog):
+    log = logging.getLogger("test.ratelog")
+    rl = RateLimitedLog(log)
+    for i in range(3000):
+        rl.warn("kind%d" % i, "line\nforged \x1b[31m \\x0a")
+    assert len(rl._last) <= ratelog.MAX_KINDS + 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "test.ratelog"]
+    assert all("\n" not in m and "\x1b" not in m for m in messages)
+    assert "line\\x0aforged \\x1b[31m \\\\x0a" in messages[0]  # a literal backslash cannot fake an escape
+    assert len(ratelog.clean("x" * 10_000)) <= ratelog.MAX_MESSAGE + 3
+
+
+def test_a_datagram_that_hits_a_bug_is_counted_and_kept_for_diagnosis(env, mocker):
+    cfg, a, f = env
+    # a bug in the ingest path cannot be provoked from outside any more: it is injected
+    mocker.patch.object(a.agent.server, "on_rx", side_effect=KeyError("a bug"))
+    for i in range(udp_server.INTERNAL_SAMPLES + 3):
+        f.push([rxpk(uplink(ADDR, i, reading(i + 1)))])
+    assert a.wait("internal_errors", udp_server.INTERNAL_SAMPLES + 3) == udp_server.INTERNAL_SAMPLES + 3
+    samples = a.metrics.snapshot()["gauges"]["internal_error_samples"]
+    assert len(samples) == udp_server.INTERNAL_SAMPLES  # bounded
+    last = base64.b64decode(samples[-1]["datagram"])
+    assert last[3] == 0 and b'"rxpk"' in last and "KeyError" in samples[-1]["error"]

@@ -90,7 +90,7 @@ def _wait_log(log: Path, text: str, n: int = 1, timeout: float = 20) -> bool:
 
 
 def test_two_instances_share_the_backlog_and_a_kill_9_loses_and_duplicates_nothing(tmp_path):
-    euis, per = devices(60), 500
+    euis, per = devices(40), 400
     with pgdb.database() as dsn, MosquittoBroker(tmp_path) as broker:
         config = tmp_path / "platform.toml"
         init = [sys.executable, "-m", "cli.main", "platform", "init", "--config", str(config)]
@@ -103,7 +103,7 @@ def test_two_instances_share_the_backlog_and_a_kill_9_loses_and_duplicates_nothi
             pub = Publisher(broker)
             for i, e in enumerate(euis):
                 pub.publish("edge/lamp-%d/up" % (i % 3), pack(e, readings(per)))
-                if i == 20:
+                if i == 15:
                     assert wait_until(lambda: count(dsn) > 0)
                     names = {r[0] for r in pgdb.rows(dsn, "SELECT application_name FROM pg_stat_activity")}
                     assert {"platform-a", "platform-b"} <= names  # both instances are writing

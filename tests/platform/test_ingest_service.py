@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 import zlib
 
 import cbor2
 import pytest
 
-from tests.mqtt_broker import MosquittoBroker
+from tests.mqtt_broker import MosquittoBroker, Subscriber
 from tests.platform import pgdb
 from tests.platform.helpers import T0, Publisher, Running, make_config, pack, readings, wait_until
 
@@ -128,3 +130,34 @@ def test_metadata_history_status_metrics_and_gateway_alerts(env):
     ]
     assert count(dsn, "gateway_metrics") == 1
     assert pgdb.rows(dsn, "SELECT reason FROM dead_letters") == [("bad_alerts",)]
+
+
+def test_a_message_the_database_refuses_is_kept_and_the_rest_of_its_batch_stored(env):
+    broker, dsn, pub = env
+    with Running(make_config(broker, dsn, batch_wait_s=0.5)) as run:
+        run.service.client.loop_stop()  # hold delivery so that both messages land in one batch
+        pub.publish("edge/lamp-1/up", pack(EUI, readings(5)))
+        nul = b'{"at":1763800000,"reason":"a\\u0000b","state":"offline"}'  # text columns refuse NUL
+        pub.publish("edge/lamp-1/status", nul)
+        run.service.client.loop_start()
+        assert wait_until(lambda: count(dsn) == 10 and count(dsn, "dead_letters") == 1)
+        assert run.service.counts["dead_db_refused"] == 1
+    assert pgdb.rows(dsn, "SELECT topic, reason, payload FROM dead_letters") == [
+        ("edge/lamp-1/status", "db_refused", nul)
+    ]
+
+
+def test_checks_publish_their_alerts_and_the_ingest_ignores_them(env):
+    broker, dsn, pub = env
+    watcher = Subscriber(broker, "edge/platform/alerts")
+    cfg = make_config(broker, dsn)
+    cfg = dataclasses.replace(cfg, checks=dataclasses.replace(cfg.checks, interval_s=0.2))
+    with Running(cfg):
+        pub.publish("edge/lamp-1/up", pack(EUI, readings(20)))  # measured in 2025: silent by the wall clock
+        assert watcher.wait_for(lambda ms: len(ms) >= 1)
+        time.sleep(0.5)  # further check rounds: nothing new to say
+    watcher.close()
+    msgs = [json.loads(p) for _, p, _ in watcher.snapshot()]
+    assert [(m["alert"], m["state"], m["device"]) for m in msgs] == [("device_silent", "raised", EUI)]
+    assert pgdb.rows(dsn, "SELECT alert, dev_eui, cleared_at FROM platform_alerts") == [("device_silent", EUI, None)]
+    assert count(dsn, "gateway_alerts") == 0 and count(dsn, "dead_letters") == 0  # our own topic is not ingested

@@ -1,12 +1,16 @@
 """The ingest's reading of packs: what docs/platform.md promises, and typed refusals of the rest."""
 
+import math
 import zlib
 from decimal import Decimal
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from central.senml import PackError, parse_topic, resolve, unpack
+from edge import vocab
 from gateway.forward import senml as gw_senml
 
 EUI = "70b3d57ed0000001"
@@ -77,6 +81,12 @@ def test_deflated_pack_and_topics():
         (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 3: "x"}]), "bad_value"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: True, 2: 1}]), "bad_time"),
         (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", 2: 1}]), "bad_time"),  # relative time
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: 10**30, 2: 1}]), "bad_time"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 6: Decimal("sNaN"), 2: 1}]), "bad_time"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 2: 10**400}]), "bad_value"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "kg/m3", -3: T0, 2: Decimal("sNaN")}]), "bad_value"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "kg/m3", -3: T0, 2: Decimal("1E+999999")}]), "bad_value"),
+        (cbor2.dumps([{-2: "urn:dev:eui:%s:pm2_5" % EUI, -4: "ug/m3", -3: T0, 2: True}]), "bad_value"),
     ],
 )
 def test_bad_packs_are_refused_with_a_reason(payload, reason):
@@ -95,3 +105,32 @@ def test_bad_deflate_and_bomb():
     with pytest.raises(PackError) as e:
         unpack("up/other", b"")
     assert e.value.reason == "bad_topic"
+
+
+_leaf = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True), st.text(max_size=40),
+    st.binary(max_size=8), st.booleans(), st.none(), st.decimals(allow_nan=True),
+    st.sampled_from(["urn:dev:mac:%s:" % EUI, "pm2_5", "kg/m3", "ug/m3", "Cel", T0]),
+)  # fmt: skip
+_record = st.dictionaries(st.sampled_from([-4, -3, -2, -1, 0, 1, 2, 3, 6, 99]), _leaf, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_record, _leaf), max_size=6))
+def test_any_cbor_gives_values_or_a_pack_error(pack):
+    try:
+        out = resolve(cbor2.dumps(pack))
+    except PackError:
+        return
+    for eui, q, t, v in out:
+        assert len(eui) == 16 and q in vocab.BY_NAME and t >= 2**28 and math.isfinite(v)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_give_values_or_a_pack_error(payload):
+    for leaf in ("up", "up/deflate"):
+        try:
+            unpack(leaf, payload)
+        except PackError:
+            pass

@@ -130,7 +130,8 @@ async function main() {
   const status = document.getElementById("status");
   try {
     const all = await getJSON(API + "/entities?limit=1000&options=keyValues");
-    const devices = all.filter((e) => e.type === "Device"), observed = all.filter((e) => e.type !== "Device");
+    // Observations point to their Device with refDevice; DeviceOperation entities (history) do not.
+    const devices = all.filter((e) => e.type === "Device"), observed = all.filter((e) => e.refDevice);
     drawPlan(devices);
     drawLatest(observed);
     fillSelectors(observed);

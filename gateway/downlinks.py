@@ -146,7 +146,9 @@ class Scheduler:
     def add_mac(self, dev_eui: str, answers: bytes) -> None:
         if answers:
             q = self.queues.setdefault(dev_eui, DeviceQueue())
-            q.mac = (q.mac + answers)[: lorawan.frames.MAX_FOPTS]
+            # whole commands only, while FOpts stays within 15 bytes: a cut one would garble the rest
+            cmds, _ = maccmd.parse_downlink_commands(answers)
+            q.mac = maccmd.fit_fopts([bytes((cid,)) + body for cid, body in cmds], q.mac)[0]
 
     def set_requests(self, dev_eui: str, requests: list[bytes]) -> None:
         """The network's MAC requests (gateway/netmac.py) for the next downlink, replacing older ones;

@@ -84,3 +84,13 @@ def test_config_with_a_toml_date_is_refused_cleanly(tmp_path):
     cfg.write_text("installed = 2026-11-22\n" + cfg.read_text())
     r = edge("flash", "--port", "/dev/null", "--board", "esp32-devkitc", "--config", str(cfg))
     assert r.returncode == 2 and "quote dates" in one_line(r)
+
+
+def test_flash_refuses_an_unknown_network_and_a_loosened_ttn_budget(tmp_path):
+    path = device_config(tmp_path)
+    path.write_text(path.read_text().replace("fair_use_s_per_day = 0", 'network = "ttn"\nfair_use_s_per_day = 60'))
+    r = edge("flash", "--port", "/dev/null", "--board", "esp32-devkitc", "--config", str(path))
+    assert r.returncode == 2 and "uplink.fair_use_s_per_day must be an integer 1..30" in one_line(r)
+    path.write_text(path.read_text().replace('network = "ttn"', 'network = "helium"'))
+    r = edge("flash", "--port", "/dev/null", "--board", "esp32-devkitc", "--config", str(path))
+    assert r.returncode == 2 and "uplink.network must be one of private, ttn" in one_line(r)

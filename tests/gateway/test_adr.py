@@ -173,3 +173,16 @@ def test_downlink_duty_cycle_on_the_concentrator_clock():
     assert Scheduler(LorawanSection(), None, Metrics(), lambda gw, pkt: None)._duty_now(  # type: ignore[arg-type]
         RxContext("gw", 5, 868100000, "SF7BW125", -60.0, 5.0, 0.0), now=123.0
     ) == 123.0  # by default the agent's clock
+
+
+def test_mac_answers_queue_whole_commands_within_15_bytes():
+    from gateway.config import LorawanSection
+    from gateway.downlinks import Scheduler
+    from gateway.metrics import Metrics
+
+    s = Scheduler(LorawanSection(), None, Metrics(), lambda gw, pkt: None)  # type: ignore[arg-type]
+    time_ans = bytes.fromhex("0d0102030400")  # DeviceTimeAns, 6 bytes
+    s.add_mac("d", time_ans * 3)  # 18 bytes asked for: two fit whole, the third is dropped, not cut
+    assert s.queues["d"].mac == time_ans * 2
+    s.add_mac("d", bytes.fromhex("020c01"))  # LinkCheckAns (3 bytes) still fits: 15
+    assert len(s.queues["d"].mac) == 15

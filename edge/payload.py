@@ -365,6 +365,29 @@ def is_relative(data):
     return len(data) > 0 and bool(data[0] & _REL)
 
 
+def _first(data, header, ref):
+    """The first reading's seq and time, and the position after them."""
+    if not header & _REL:
+        seq, pos = _varint(data, 1)
+        t, pos = _fixed(data, pos, "I")
+        return seq, t, pos
+    if ref is None:
+        raise RefError("frame is relative to a ref (uplink time and last seq): pass ref")
+    rseq, rt = _ref(ref)
+    low, pos = _fixed(data, 1, "H")
+    age, pos = _varint(data, pos)
+    # the seq with these low 16 bits in [w, w + 2^16), w = max(0, ref.seq - 2^15)
+    seq = rseq + ((low - rseq + _SEQ_WINDOW) & 0xFFFF) - _SEQ_WINDOW
+    if seq < 0:
+        seq += 0x10000
+    if seq > _U32:
+        raise FrameCorrupt("seq %d of the first reading is over 2^32-1" % seq)
+    t = rt - age
+    if t < 0:
+        raise FrameCorrupt("age %d is before the epoch" % age)
+    return seq, t, pos
+
+
 def decode(data, ref=None):
     """Decode a version-1 frame into a list of reading dicts {"seq", "t", quantity: float, ...}."""
     if len(data) < 1:
@@ -374,25 +397,7 @@ def decode(data, ref=None):
     if version != VERSION:
         raise UnsupportedVersion("payload version %d (this decoder reads %d)" % (version, VERSION))
     count = (header & 0x0F) + 1
-    pos = 1
-    if header & _REL:
-        if ref is None:
-            raise RefError("frame is relative to a ref (uplink time and last seq): pass ref")
-        rseq, rt = _ref(ref)
-        low, pos = _fixed(data, pos, "H")
-        age, pos = _varint(data, pos)
-        # the seq with these low 16 bits in [w, w + 2^16), w = max(0, ref.seq - 2^15)
-        seq = rseq + ((low - rseq + _SEQ_WINDOW) & 0xFFFF) - _SEQ_WINDOW
-        if seq < 0:
-            seq += 0x10000
-        if seq > _U32:
-            raise FrameCorrupt("seq %d of the first reading is over 2^32-1" % seq)
-        t = rt - age
-        if t < 0:
-            raise FrameCorrupt("age %d is before the epoch" % age)
-    else:
-        seq, pos = _varint(data, pos)
-        t, pos = _fixed(data, pos, "I")
+    seq, t, pos = _first(data, header, ref)
     period = 0
     if count > 1:
         period, pos = _zvarint(data, pos)

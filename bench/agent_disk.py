@@ -1,4 +1,4 @@
-"""Benchmark (c) of issue 6 for the whole agent: bytes written to disk per reading at 20 readings/s.
+"""Benchmark (c) of docs/gateway-forward.md for the whole agent: bytes written to disk per reading at 20 readings/s.
 
     uv run python bench/agent_disk.py [--rate 20] [--seconds 120] [--warmup 15] [--devices 1200]
                                       [--modes up,down] [--set ingest.counter_deadline_s=5 ...]

@@ -1,4 +1,4 @@
-"""Benchmark (c) of issue 6: bytes written to disk per reading at 20 readings/s, steady state.
+"""Benchmark (c) of docs/gateway-forward.md: bytes written to disk per reading at 20 readings/s, steady state.
 
     uv run python bench/forward_disk.py [--seconds 20] [--warmup 5] [--commits 0.02,0.2,1,5]
                                         [--delete-interval S]

@@ -1,4 +1,4 @@
-"""Benchmarks (a) and (b) of issue 6: draining a backlog to a local Mosquitto at QoS 1.
+"""Benchmarks (a) and (b) of docs/gateway-forward.md: draining a backlog to a local Mosquitto at QoS 1.
 
     uv run python bench/forward_drain.py [--readings 200000] [--naive-readings 20000]
 

@@ -1,4 +1,4 @@
-"""Benchmark (d) of issue 6: peak RSS of the forwarder process with a 1,000,000-reading backlog.
+"""Benchmark (d) of docs/gateway-forward.md: peak RSS of the forwarder process with a 1,000,000-reading backlog.
 
     uv run python bench/forward_rss.py [--readings 1000000]
 

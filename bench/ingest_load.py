@@ -253,7 +253,7 @@ def stage_profile(devices: int = 1000, per_device: int = 20) -> list[tuple[str, 
         t = clock()
         for i in range(0, n, 1024):
             buf.commit_uplinks(items[i : i + 1024])
-        out.append(("buffer: commit_uplinks, batches of 1024 (part 2's store)", clock() - t))
+        out.append(("buffer: commit_uplinks, batches of 1024 (the buffer's store)", clock() - t))
         buf.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,7 @@ Runs the real firmware of every node, the real gateway agent process, SQLite and
 prints a table: wall time, simulated-to-real speed, uplinks per second through the real gateway
 (uplinks the agent counted as received, per wall second of the run), peak RSS of each process, and
 where the wall time went (firmware and emulators, radio model and packet-forwarder exchange, holds
-for the agent). Goal (issue 7): 24 h in at most 120 s. The run stops by itself after --wall-limit.
+for the agent). Goal (docs/simulator.md): 24 h in at most 120 s. The run stops by itself after --wall-limit.
 """
 
 from __future__ import annotations

@@ -95,6 +95,11 @@ class Service:
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._stop = threading.Event()
         self._conn: psycopg.Connection | None = None
+        # A packet id is only meaningful on the connection that brought the message: after a
+        # reconnect the broker may give it to another message. Messages of an earlier connection
+        # are not acknowledged; a resumed session sends them again (stored already: dropped).
+        self.connections = 0  # connections made to the broker so far
+        self._arrived_on: dict[int, int] = {}  # id(message) -> connection number
         self.subscribed = threading.Event()  # set once the broker confirmed the subscriptions
         self.client = make_client(cfg, self._on_message, self._on_connect)
         self.client.on_subscribe = self._on_subscribe
@@ -104,6 +109,8 @@ class Service:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
+        self.connections += 1
+        self.subscribed.clear()  # until the broker confirms the subscriptions of this connection
         log.info("connected to %s (session present: %s)", self.cfg.mqtt.url, flags.session_present)
         client.subscribe(topic_filters(self.cfg))
 
@@ -116,6 +123,7 @@ class Service:
         self.subscribed.set()
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        self._arrived_on[id(msg)] = self.connections
         self._queue.put(msg)
 
     # writer thread
@@ -242,9 +250,12 @@ class Service:
 
     def _ack(self, msgs: list[mqtt.MQTTMessage]) -> None:
         for m in msgs:
+            if self._arrived_on.pop(id(m), None) != self.connections:
+                self.counts["not_acked_stale_connection"] += 1
+                continue
             if m.qos:
                 self.client.ack(m.mid, m.qos)
-        self.counts["acked"] += len(msgs)
+            self.counts["acked"] += 1
 
     def _check_loop(self) -> None:
         """Every [checks] interval_s: the platform checks, their transitions on {root}/platform/alerts."""

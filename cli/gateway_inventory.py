@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +32,6 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
-def _registered(cfg: Any) -> set[str]:
-    from gateway.registry import Registry
-
-    reg = Registry.open(cfg.data_dir)
-    try:
-        return {str(d["dev_eui"]) for d in reg.devices()}
-    finally:
-        reg.close()
-
-
 def _run(args: argparse.Namespace, body: Any) -> int:
     """Load the config, open the inventory, run body(cfg, inv) -> exit code; errors become one line."""
     from gateway import config
@@ -61,10 +49,10 @@ def _run(args: argparse.Namespace, body: Any) -> int:
 
 
 def _need_device(cfg: Any, dev_eui: str) -> str:
-    from gateway.inventory import check_dev_eui
+    from gateway.inventory import check_dev_eui, registered_euis
 
     eui = check_dev_eui(dev_eui)
-    if eui not in _registered(cfg):
+    if eui not in registered_euis(cfg.data_dir):
         raise _Usage(
             "device %s is not registered: add it first with `edge gateway device add --config %s --dev-eui %s ...`"
             % (eui, cfg.path, eui)
@@ -75,64 +63,11 @@ def _need_device(cfg: Any, dev_eui: str) -> str:
 # ---- publishing ---------------------------------------------------------------------------------
 
 
-class Publisher:
-    """One MQTT connection with the agent's settings (TLS, credentials) that publishes retained
-    messages and waits for each one's PUBACK (or PUBCOMP), checking its reason code."""
-
-    def __init__(self, settings: Any, timeout: float) -> None:
-        import ssl
-
-        from gateway.forward.client import connect, new_client
-        from gateway.inventory import PublishError
-
-        self._timeout = timeout
-        self._qos = settings.qos
-        self._topic = settings.topic
-        self._connack: list[Any] = []
-        self._acks: dict[int, Any] = {}
-        options = settings.mqtt_options("-inventory")
-        where = "%s:%d" % (settings.host, settings.port)
-        try:
-            c = self._client = new_client(options)
-            c.on_connect = lambda cl, u, f, rc, p: self._connack.append(rc)
-            c.on_publish = lambda cl, u, mid, rc, p: self._acks.__setitem__(mid, rc)
-            connect(c, options)
-        except (OSError, ssl.SSLError, ValueError) as e:
-            raise PublishError("cannot connect to the broker %s: %s" % (where, e)) from None
-        if not self._wait(lambda: bool(self._connack)):
-            raise PublishError("no answer from the broker %s within %.0f s" % (where, timeout))
-        if getattr(self._connack[0], "is_failure", False):
-            raise PublishError("the broker %s refused the connection: %s" % (where, self._connack[0]))
-
-    def _wait(self, done: Any) -> bool:
-        end = time.monotonic() + self._timeout
-        while not done() and time.monotonic() < end:
-            if self._client.loop(timeout=0.05) != 0 and not done():
-                return False
-        return bool(done())
-
-    def publish(self, leaf: str, body: bytes) -> None:
-        from gateway.inventory import PublishError
-
-        topic = self._topic(leaf)
-        info = self._client.publish(topic, body, qos=self._qos, retain=True)
-        if not self._wait(lambda: info.mid in self._acks):
-            raise PublishError("the broker did not confirm %s within %.0f s" % (topic, self._timeout))
-        rc = self._acks.pop(info.mid)
-        if getattr(rc, "is_failure", False):
-            raise PublishError("the broker refused %s: %s (check its ACL)" % (topic, rc))
-
-    def close(self) -> None:
-        try:
-            self._client.disconnect()
-        except Exception:
-            pass
-
-
 def _publish_changes(cfg: Any, inv: Any, author: str, timeout: float, quiet_when_off: bool = True) -> int:
     """Sync the retained metadata with the broker; report what happened in one line or two."""
     from gateway.forward.settings import SettingsError, from_config
-    from gateway.inventory import PublishError, sync
+    from gateway.inventory import PublishError, registered_euis, sync
+    from gateway.inventory.publish import Publisher
 
     if not cfg.mqtt.url:
         if not quiet_when_off:
@@ -146,7 +81,7 @@ def _publish_changes(cfg: Any, inv: Any, author: str, timeout: float, quiet_when
     try:
         pub = Publisher(settings, timeout)
         try:
-            report = sync(inv, _registered(cfg), cfg.gateway.id, pub.publish, author)
+            report = sync(inv, registered_euis(cfg.data_dir), cfg.gateway.id, pub.publish, author)
         finally:
             pub.close()
     except PublishError as e:
@@ -230,11 +165,11 @@ def cmd_note(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from gateway.inventory import META_FIELDS, check_dev_eui
+    from gateway.inventory import META_FIELDS, check_dev_eui, registered_euis
 
     def body(cfg: Any, inv: Any) -> int:
         eui = check_dev_eui(args.dev_eui)
-        registered = eui in _registered(cfg)
+        registered = eui in registered_euis(cfg.data_dir)
         meta, history = inv.get(eui), inv.history(eui)
         if not registered and meta is None and not history:
             raise _Usage("device %s is not registered and has no metadata or history" % eui)
@@ -267,6 +202,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     def body(cfg: Any, inv: Any) -> int:
+        from gateway.inventory.csv_import import import_rows, read_rows
         from gateway.registry import Registry
 
         reg = Registry.open(cfg.data_dir)
@@ -282,116 +218,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_OK if args.no_publish else _publish_changes(cfg, inv, args.author, args.timeout)
 
     return _run(args, body)
-
-
-# ---- CSV import: every row is checked before anything is stored; one bad row imports nothing ----
-
-KEY_COLUMNS = {"abp": ("dev_addr", "nwkskey", "appskey"), "otaa": ("join_eui", "app_key")}
-HEX_BYTES = {"dev_addr": 4, "nwkskey": 16, "appskey": 16, "join_eui": 8, "app_key": 16}
-
-
-@dataclass
-class Row:
-    line: int
-    dev_eui: str
-    activation: str  # "abp", "otaa", or "" for a device already registered (metadata only)
-    keys: dict[str, str] = field(repr=False)
-    meta: dict[str, Any]
-
-
-def _hex(value: str, column: str, line: int) -> str:
-    """A key or address column; its value is never echoed (it may be a key)."""
-    v = value.strip().lower()
-    n = HEX_BYTES[column]
-    if len(v) != 2 * n or any(c not in "0123456789abcdef" for c in v):
-        raise _Usage("line %d: %s must be %d hex digits" % (line, column, 2 * n))
-    return v
-
-
-def read_rows(path: Path, registered: set[str]) -> tuple[list[Row], list[str]]:
-    """Parse and validate a whole CSV file; the first bad row raises with its line number."""
-    import csv
-
-    from gateway.inventory import META_FIELDS, InventoryError, check_dev_eui, check_field, height_warning
-
-    columns = ("dev_eui", "activation", *HEX_BYTES, *META_FIELDS)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise _Usage("cannot read %s: %s" % (path, e.strerror)) from None
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
-    unknown = [c for c in header if c not in columns]
-    if unknown or "dev_eui" not in header:
-        problem = "unknown column %r" % unknown[0] if unknown else "no dev_eui column"
-        raise _Usage("line 1 of %s: %s; columns are: %s" % (path, problem, ", ".join(columns)))
-    rows: list[Row] = []
-    warnings: list[str] = []
-    seen: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            raise _Usage("line %d: more fields than the %d columns of the header" % (line, len(header)))
-        cell = {k: (v or "").strip() for k, v in raw.items()}
-        try:
-            eui = check_dev_eui(cell["dev_eui"])
-            meta = {k: check_field(k, _photo_paths(cell[k], path)) if k == "photos" else check_field(k, cell[k])
-                    for k in META_FIELDS if cell.get(k)}  # fmt: skip
-        except InventoryError as e:
-            raise _Usage("line %d: %s" % (line, e)) from None
-        if eui in seen:
-            raise _Usage("line %d: DevEUI %s is already on line %d: keep one row per device" % (line, eui, seen[eui]))
-        seen[eui] = line
-        mode = cell.get("activation", "").lower()
-        if mode and mode not in KEY_COLUMNS:
-            raise _Usage("line %d: activation %r must be abp, otaa, or empty for a registered device" % (line, mode))
-        if mode and eui in registered:
-            raise _Usage("line %d: device %s is already registered: leave activation and keys empty to update its "
-                         "metadata only, or remove it first" % (line, eui))  # fmt: skip
-        if not mode and eui not in registered:
-            raise _Usage(
-                "line %d: device %s is not registered: fill activation (abp or otaa) and its keys" % (line, eui)
-            )
-        keys = {c: _hex(cell.get(c, ""), c, line) for c in KEY_COLUMNS.get(mode, ())}
-        warning = height_warning(meta.get("height_m"))
-        if warning:
-            warnings.append("line %d: %s" % (line, warning))
-        rows.append(Row(line, eui, mode, keys, meta))
-    if not rows:
-        raise _Usage("%s has no rows below its header" % path)
-    return rows, warnings
-
-
-def _photo_paths(cell: str, csv_path: Path) -> list[str]:
-    """Photos separated by ';', relative to the CSV file's directory."""
-    return [str(csv_path.parent / p.strip()) for p in cell.split(";") if p.strip()]
-
-
-def import_rows(rows: list[Row], reg: Any, inv: Any, author: str) -> tuple[int, list[Any]]:
-    """Register the new devices, then store all metadata in one transaction. When anything fails,
-    the devices registered by this import are removed again: nothing is imported."""
-    from gateway.inventory import InventoryError
-    from gateway.registry import RegistryError
-
-    added: list[str] = []
-    where = "%s" % rows[0].line
-    try:
-        for r in rows:
-            where = "line %d" % r.line
-            if r.activation == "abp":
-                k = r.keys
-                reg.add_abp(r.dev_eui, k["dev_addr"], bytes.fromhex(k["nwkskey"]), bytes.fromhex(k["appskey"]))
-                added.append(r.dev_eui)
-            elif r.activation == "otaa":
-                reg.add_otaa(r.dev_eui, r.keys["join_eui"], bytes.fromhex(r.keys["app_key"]))
-                added.append(r.dev_eui)
-        where = "metadata"
-        changes = inv.set_many([(r.dev_eui, r.meta) for r in rows if r.meta], author)
-    except (RegistryError, InventoryError) as e:
-        for eui in added:
-            reg.remove(eui)
-        raise _Usage("%s: %s; nothing was imported" % (where, e)) from None
-    return len(added), changes
 
 
 # ---- parser -------------------------------------------------------------------------------------

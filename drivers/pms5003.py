@@ -31,7 +31,7 @@ _GOT_REPLY = const(2)
 class PMS5003:
     """PMS5003(uart, mode="passive", clock=None); also PMS7003.
 
-    read() returns the atmospheric-environment values (what the issue and the platform call
+    read() returns the atmospheric-environment values (what the platform and air-quality practice call
     ambient PM). After each read, .standard holds the CF=1 values [pm1, pm2_5, pm10] and .counts
     the particle counts per 0.1 L above 0.3, 0.5, 1.0, 2.5, 5 and 10 µm.
     mode "passive": read() requests a frame; "active": read() takes the next frame the sensor

@@ -142,9 +142,10 @@ def _put_bitmap(buf, pos, mask):
 
 def to_steps(v, num, den):
     """v in steps of num/den by the rule of docs/payload.md "Rounding": x = v * den / num,
-    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction,
-    |x| < 2^17), so the product is the one rounded operation; the 1/64 band absorbs its error and a
-    float32 board's, and a decimal half-way value (0.15, -40.925) rounds away from zero everywhere."""
+    raw = floor(|x| + 33/64) with the sign of x. Adding 33/64 is exact (a 6-bit binary fraction;
+    |x| < 2^17 in float32, 2^46 in double), so the product is the one rounded operation; the 1/64
+    band absorbs its error and a float32 board's, and a decimal half-way value (0.15, -40.925)
+    rounds away from zero everywhere."""
     x = v * den if num == 1 else v * den / num
     return int(x + ROUNDING_BAND) if x >= 0 else -int(ROUNDING_BAND - x)
 
@@ -179,6 +180,8 @@ def _encode(buf, readings, n, ref, ends):
     """Write the first n readings into buf; returns (length, bytes of the period field).
 
     ends, when given, is a list of at least n slots: ends[i] = length after reading i.
+    Kept as one function on purpose (a device hot path): the node runs it for every frame it
+    packs, where a MicroPython call is costly, and its steps share the buffer, position and period.
     """
     if n < 1 or n > MAX_READINGS:
         raise PayloadError("a frame holds 1..%d readings, not %d" % (MAX_READINGS, n))

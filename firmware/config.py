@@ -32,6 +32,36 @@ MIN_INTERVAL_S = 10
 MAX_INTERVAL_S = 86400
 
 
+def _i2c_address(problems, where, addr):
+    """A configured I2C address as an int ("0x44" accepted), a problem noted when it is no 7-bit
+    address; None when none is configured."""
+    if addr is None:
+        return None
+    if isinstance(addr, str):
+        try:
+            addr = int(addr, 0)
+        except ValueError:
+            addr = -1
+    if not isinstance(addr, int) or not 0x08 <= addr <= 0x77:
+        problems.append("%s.address must be a 7-bit I2C address" % where)
+    return addr
+
+
+def _calibration(problems, where, cal, out):
+    """Per-quantity [gain > 0, offset] into out as float pairs; each bad entry noted."""
+    if not isinstance(cal, dict):
+        problems.append("%s.calibration must map quantities to [gain, offset]" % where)
+        return
+    for q in cal:
+        g = cal[q]
+        ok = isinstance(g, list) and len(g) == 2
+        ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in g)
+        if q not in vocab.BY_NAME or not ok or g[0] <= 0:
+            problems.append("%s.calibration.%s must be [gain > 0, offset]" % (where, q))
+        else:
+            out[q] = (float(g[0]), float(g[1]))
+
+
 class ConfigError(ValueError):
     """The configuration cannot run; .problems lists every reason."""
 
@@ -133,15 +163,8 @@ class Config:
                 if bus not in board.get("i2c", {}):
                     problems.append("%s.i2c: board %s has no I2C bus %s" % (where, board["name"], bus))
                 spec["i2c"] = bus
-                addr = s.get("address")
+                addr = _i2c_address(problems, where, s.get("address"))
                 if addr is not None:
-                    if isinstance(addr, str):
-                        try:
-                            addr = int(addr, 0)
-                        except ValueError:
-                            addr = -1
-                    if not isinstance(addr, int) or not 0x08 <= addr <= 0x77:
-                        problems.append("%s.address must be a 7-bit I2C address" % where)
                     key = (bus, addr)
                     if key in seen:
                         problems.append("%s.address 0x%02x is also used by %s" % (where, addr, seen[key]))
@@ -156,18 +179,7 @@ class Config:
                     if p not in board.get("pins", {}):
                         problems.append("%s.pins: board %s has no pin %r" % (where, board["name"], p))
                 spec["pins"] = pins
-            cal = s.get("calibration", {})
-            if not isinstance(cal, dict):
-                problems.append("%s.calibration must map quantities to [gain, offset]" % where)
-                cal = {}
-            for q in cal:
-                g = cal[q]
-                ok = isinstance(g, list) and len(g) == 2
-                ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in g)
-                if q not in vocab.BY_NAME or not ok or g[0] <= 0:
-                    problems.append("%s.calibration.%s must be [gain > 0, offset]" % (where, q))
-                else:
-                    spec["calibration"][q] = (float(g[0]), float(g[1]))
+            _calibration(problems, where, s.get("calibration", {}), spec["calibration"])
             spec["derived"] = derived.parse(problems, where, s, CHIPS[s["type"]][3])
             out.append(spec)
         return out

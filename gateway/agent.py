@@ -2,8 +2,8 @@
 
 One thread runs the loop: wait for datagrams (or the next group-commit deadline), handle them,
 commit when due. SIGTERM/SIGINT stop it cleanly: the pending batch is committed, counters are
-saved, the buffer and registry are closed. Part 2 adds its services (forwarder, health, local
-sensors) with `add_service`: objects with start() and stop() run beside the loop and are stopped
+saved, the buffer and registry are closed. The forwarding side's services (forwarder, health,
+local sensors) are added with `add_service`: objects with start() and stop() run beside the loop and are stopped
 before the buffer closes.
 """
 
@@ -87,7 +87,7 @@ class Agent:
         )
         self.services: list[Service] = []
         self._took_commands = False  # operator downlinks left in the registry are taken at start too
-        # part 2: MQTT forwarder (when [mqtt] url is set), health and quota, local sensors
+        # MQTT forwarder (when [mqtt] url is set), health and quota, local sensors
         from gateway.forward.service import build_services
 
         for service in build_services(cfg, self.buffer, self.metrics):

@@ -4,8 +4,8 @@ Every key is a dataclass field; its default is *the* default (nothing else repea
 metadata carries the one-line help that `edge gateway init` writes as a comment and the check
 that validation applies. `load(path)` reads and validates a file and raises ConfigError with a
 message naming the key and the fix. Sections: [gateway] [udp] [storage] [ingest] [lorawan]
-[backfill] [mqtt] [buffer] [alerts] [local_sensors]. The part-2 engineer adds keys to [mqtt],
-[buffer], [alerts] and [local_sensors] by adding fields below.
+[backfill] [mqtt] [buffer] [alerts] [local_sensors]. A new key is a new field below; a new
+section a new dataclass listed in _CLASSES.
 """
 
 from __future__ import annotations

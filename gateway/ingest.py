@@ -1,8 +1,9 @@
 """From received radio packets to committed readings.
 
     rxpk -> de-duplicate (same PHYPayload from several concentrators: keep the best RSSI/SNR)
-         -> parse PHYPayload -> join-request: OTAA join | data uplink: session by DevAddr, 32-bit
-            FCnt inference, MIC, replay check, MAC commands, decrypt, node payload -> readings
+         -> parse PHYPayload -> join-request: OTAA join | data uplink:
+            authenticate (session by DevAddr, 32-bit FCnt inference, MIC, replay check)
+            -> decode (decrypt, MAC commands, node payload -> readings) -> stage
          -> staged in the buffer (the forwarder may publish them at once) and pending
          -> safe: the broker acknowledged its readings, or the group commit wrote them
          -> counted as received; gaps and acks; class-A downlink in the RX window.
@@ -13,12 +14,12 @@ Group commit: an uplink whose readings the broker has not acknowledged waits at 
 frame whose readings are on disk is still a replay after any restart, because the agent raises
 each session's counter past the newest uplink in the buffer when it starts; after a crash, a
 frame of that window whose readings went to the broker and left the buffer is accepted once more
-if replayed, and its readings are dropped by the platform as duplicates. The batch is sealed
-and committed on the commit thread (gateway.committer) with one `ReadingBuffer.commit_uplinks`
-call, while this thread decodes the next one; readings the broker acknowledged meanwhile are not
-written. An uplink is counted in received_uplinks, and its readings in stored_readings, once they
-are safe (on disk or acknowledged by the broker); one without readings is counted at once.
-If a commit fails, the batch comes back and is retried RETRY_S later (bounded in memory).
+if replayed, and its readings are dropped by the platform as duplicates. When a batch is due
+is decided in gateway/pending.py; it is committed on the commit thread (gateway/committer.py) with
+one `ReadingBuffer.commit_uplinks` call, while this thread decodes the next one; readings the
+broker acknowledged meanwhile are not written. An uplink is counted in received_uplinks, and its
+readings in stored_readings, once they are safe (on disk or acknowledged by the broker); one
+without readings is counted at once. A failed commit's batch comes back and is retried.
 
 Every rxpk ends in exactly one outcome counter (see OUTCOMES); the tests check the sum.
 """
@@ -29,22 +30,22 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from edge import lora, payload
 from edge.downlink import FPORT_COMMAND, FPORT_DATA
 from edge.downlink import encode as encode_commands
 from gateway import lorawan
-from gateway.committer import Buffer, Committer, Item, Job
+from gateway.committer import Buffer, Committer, Job
 from gateway.config import Config
 from gateway.downlinks import RxContext, Scheduler
 from gateway.gaps import Backfill
 from gateway.lorawan import mac, maccmd
 from gateway.metrics import Metrics
 from gateway.netmac import NetworkMAC
+from gateway.pending import Pending, PendingUplinks
 from gateway.ratelog import RateLimitedLog
 from gateway.registry import Registry, Session
-from gateway.store.records import Reading, Uplink
+from gateway.store.records import Reading
 from gateway.udp.rxpk import RxPacket
 
 log = logging.getLogger("gateway.ingest")
@@ -63,53 +64,7 @@ OUTCOMES = (
     "not_lora",
     "not_uplink",  # a downlink or join-accept heard on air
 )
-MAX_RETAINED = 200_000  # uplinks kept in memory while the buffer refuses commits
-RETRY_S = 1.0  # a failed commit is retried this long after
 MAX_REACKS = 8  # ACKs for one confirmed frame sent again (a node retransmits up to NbTrans = 15 times)
-
-
-@dataclass
-class Pending:
-    """An accepted uplink waiting for its group commit."""
-
-    session: Session
-    frame: lorawan.DataFrame
-    fcnt32: int
-    gateway_eui: str
-    rx: RxPacket
-    received_at: float
-    received_mono: float
-    readings: list[Reading]
-    mac_commands: list[mac.MACCommand]
-    gateways: set[str] = field(default_factory=set)
-    sealed: bool = False  # handed to the commit thread: its metadata no longer changes
-    token: int | None = None  # its readings' place in the buffer's stage
-    done: bool = False  # its readings are safe at the broker: counted, downlinks scheduled
-
-    def better(self, gateway_eui: str, rx: RxPacket) -> None:
-        self.gateways.add(gateway_eui)
-        if (rx.rssi, rx.snr) > (self.rx.rssi, self.rx.snr):
-            self.gateway_eui, self.rx = gateway_eui, rx
-
-    def uplink(self) -> Uplink:
-        return Uplink(
-            dev_eui=self.session.dev_eui,
-            dev_addr=self.frame.dev_addr.hex(),
-            fcnt=self.fcnt32,
-            fport=self.frame.fport or 0,  # no FPort: MAC-only frame, never carries readings
-            phy=self.frame.phy,
-            received_at=self.received_at,
-            gateway_eui=self.gateway_eui,
-            rssi=self.rx.rssi,
-            snr=self.rx.snr,
-            freq_hz=self.rx.freq_hz,
-            datr=self.rx.datr,
-        )
-
-    def context(self) -> RxContext:
-        return RxContext(
-            self.gateway_eui, self.rx.tmst, self.rx.freq_hz, self.rx.datr, self.rx.rssi, self.rx.snr, self.received_mono
-        )
 
 
 _JOIN = object()  # marks a join-request in the de-duplication map
@@ -132,21 +87,14 @@ class Ingest:
         self.metrics = metrics
         self.scheduler = scheduler
         self.backfill = backfill
-        self.deadline_s = cfg.ingest.commit_deadline_ms / 1000.0
-        self.counter_deadline_s = max(cfg.ingest.counter_deadline_s, self.deadline_s)
-        self.batch_size = cfg.ingest.commit_batch
         self.dedup_s = cfg.ingest.dedup_window_ms / 1000.0
         self.net_id = int(cfg.lorawan.net_id, 16)
         self.committer = Committer(registry, buffer, wake)
-        self._pending: deque[Pending] = deque()  # not yet safe, in arrival order (done ones leave)
-        self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
-        self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
-        self._dirty_since: float | None = None
-        self._held: list[int] = []  # stage tokens of relative frames whose counters are not on disk yet
-        self._held_since: float | None = None
+        self.pending = PendingUplinks(
+            registry, buffer, self.committer, cfg.ingest.commit_deadline_ms / 1000.0,
+            cfg.ingest.counter_deadline_s, cfg.ingest.commit_batch,
+        )  # fmt: skip
         self._reacks: dict[str, tuple[int, int]] = {}  # dev_eui -> (FCnt, ACKs sent again)
-        self._force = False  # commit at the next poll
-        self._retry_at = 0.0  # no commit before this after a failed one
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
         self._recent_order: deque[tuple[float, bytes]] = deque()
         self._ratelog = RateLimitedLog(log)
@@ -204,12 +152,30 @@ class Ingest:
         return int(end - airtime_s)
 
     def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
+        found = self._authenticate(frame, gw, rx, now_mono)
+        if found is None:
+            return
+        s, fcnt32 = found
+        s.fcnt_up_next = fcnt32 + 1
+        plain, commands = self._open(s, frame, fcnt32)
+        readings = self._decode(s, frame, plain, rx, now_unix)
+        # a relative payload is dated by this reception: replayed after a crash it would decode to
+        # new times the platform cannot recognise, so its readings leave only once its counter is
+        # on disk (within the commit deadline, not the counter deadline)
+        held = bool(readings) and payload.is_relative(plain)
+        self._stage(Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw}), now_unix, held)
+
+    def _authenticate(
+        self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float
+    ) -> tuple[Session, int] | None:
+        """The session whose NwkSKey checks the MIC at the inferred 32-bit FCnt, and that FCnt, for
+        a new frame; None (counted: unknown device, bad MIC, replay, re-ACKed retransmission) else."""
         m = self.metrics
         sessions = self.registry.sessions_for(frame.dev_addr)
         if not sessions:
             m.inc("unknown_device")
             self._ratelog.warn("unknown_device", "uplink from unregistered DevAddr %s" % frame.dev_addr.hex())
-            return
+            return None
         for s in sessions:
             fcnt32 = frame.fcnt16 if s.fcnt_up_next == 0 else lorawan.infer_fcnt32(s.fcnt_up_next, frame.fcnt16)
             if frame.mic_ok(s.nwkskey, fcnt32):
@@ -220,17 +186,20 @@ class Ingest:
                 self._ratelog.warn(
                     "replay", "DevAddr %s resent FCnt %d (low bits)" % (frame.dev_addr.hex(), frame.fcnt16)
                 )
-                return
+                return None
             m.inc("bad_mic")
             self._ratelog.warn("bad_mic", "MIC mismatch, DevAddr %s FCnt %d" % (frame.dev_addr.hex(), frame.fcnt16))
-            return
-        if fcnt32 < s.fcnt_up_next and self._reack(s, frame, fcnt32, gw, rx, now_mono):
-            return
+            return None
         if fcnt32 < s.fcnt_up_next:
-            m.inc("replays")
-            self._ratelog.warn("replay", "device %s FCnt %d < next %d" % (s.dev_eui, fcnt32, s.fcnt_up_next))
-            return
-        s.fcnt_up_next = fcnt32 + 1
+            if not self._reack(s, frame, fcnt32, gw, rx, now_mono):
+                m.inc("replays")
+                self._ratelog.warn("replay", "device %s FCnt %d < next %d" % (s.dev_eui, fcnt32, s.fcnt_up_next))
+            return None
+        return s, fcnt32
+
+    def _open(self, s: Session, frame: lorawan.DataFrame, fcnt32: int) -> tuple[bytes, list[mac.MACCommand]]:
+        """The decrypted FRMPayload and the MAC commands (FOpts, or the payload on FPort 0); a
+        malformed command list is counted and yields none."""
         commands: list[mac.MACCommand] = []
         plain = b""
         try:
@@ -238,47 +207,42 @@ class Ingest:
                 plain = frame.decrypt(s.nwkskey, s.appskey, fcnt32)
             commands = mac.parse_uplink_commands(plain if frame.fport == 0 else frame.fopts)
         except lorawan.LoRaWANError as e:
-            m.inc("mac_errors")
+            self.metrics.inc("mac_errors")
             self._ratelog.warn("mac_command", "device %s: %s" % (s.dev_eui, e))
+        return plain, commands
+
+    def _decode(
+        self, s: Session, frame: lorawan.DataFrame, plain: bytes, rx: RxPacket, now_unix: float
+    ) -> list[Reading]:
+        """The readings of a node payload on FPORT_DATA (none, counted, when it does not decode)."""
         readings: list[Reading] = []
         if frame.fport == FPORT_DATA:
             ref = {"seq": s.last_seq if s.last_seq is not None else 0, "t": self._tx_start(rx, now_unix)}
             try:
                 decoded = payload.decode(plain, ref)
             except payload.PayloadError as e:
-                m.inc("payload_errors")
+                self.metrics.inc("payload_errors")
                 self._ratelog.warn("payload." + type(e).__name__, "device %s: %s" % (s.dev_eui, e))
-            else:
-                for r in decoded:
-                    seq, t = r.pop("seq"), r.pop("t")
-                    readings.append(Reading(s.dev_eui, seq, t, r))
-                    if s.last_seq is None or seq > s.last_seq:
-                        s.last_seq = seq
+                return readings
+            for r in decoded:
+                seq, t = r.pop("seq"), r.pop("t")
+                readings.append(Reading(s.dev_eui, seq, t, r))
+                if s.last_seq is None or seq > s.last_seq:
+                    s.last_seq = seq
         elif frame.fport not in (None, 0):
-            m.inc("other_fport")
-        p = Pending(s, frame, fcnt32, gw, rx, now_unix, now_mono, readings, commands, {gw})
-        m.inc("accepted_uplinks")
-        self._remember(frame.phy, p, now_mono)
-        self._dirty[id(s)] = s
-        if self._dirty_since is None:
-            self._dirty_since = now_mono
-        if not readings and self._settle(p):  # nothing to keep safe: count it, answer it now
-            self._count([p], now_mono)
+            self.metrics.inc("other_fport")
+        return readings
+
+    def _stage(self, p: Pending, now_unix: float, held: bool) -> None:
+        """An accepted uplink: counted, remembered for de-duplication, its counters marked unsaved;
+        without readings it is answered at once, else its readings wait in the stage to be safe."""
+        self.metrics.inc("accepted_uplinks")
+        self._remember(p.frame.phy, p, p.received_mono)
+        self.pending.counters_changed(p.session, p.received_mono)
+        if not p.readings and self.pending.settle(p):  # nothing to keep safe: count it, answer it now
+            self._count([p], p.received_mono)
             return
-        if readings:
-            # a relative payload is dated by this reception: replayed after a crash it would decode
-            # to new times the platform cannot recognise, so its readings leave only once its
-            # counter is on disk (within the commit deadline, not the counter deadline)
-            held = payload.is_relative(plain)
-            p.token = self.buffer.stage(s.dev_eui, now_unix, readings, held)
-            self._by_token[p.token] = p
-            if held:
-                self._held.append(p.token)
-                if self._held_since is None:
-                    self._held_since = now_mono
-        self._pending.append(p)
-        if len(self._pending) >= self.batch_size:
-            self._seal(True, False)
+        self.pending.add(p, now_unix, held)
 
     def _reack(self, s: Session, frame: lorawan.DataFrame, fcnt32: int, gw: str, rx: RxPacket, now: float) -> bool:
         """A confirmed frame again with the last accepted counter: its ACK was lost, the node
@@ -341,39 +305,19 @@ class Ingest:
 
     # ---- group commit ---------------------------------------------------------------------------
 
-    def _commit_at(self) -> float | None:
-        """When the next commit is due: the oldest unsafe reading's commit deadline, or the oldest
-        unsaved frame counter's counter deadline; None when nothing waits."""
-        ats = []
-        if self._pending:
-            ats.append(self._pending[0].received_mono + self.deadline_s)
-        if self._dirty_since is not None:
-            ats.append(self._dirty_since + self.counter_deadline_s)
-        if self._held_since is not None:
-            ats.append(self._held_since + self.deadline_s)
-        if not ats:
-            return None
-        return self._retry_at if self._force else max(min(ats), self._retry_at)
-
     def due_in(self, now_mono: float) -> float | None:
         """Seconds until a batch must be handed to the commit thread; None when idle."""
-        at = self._commit_at()
+        at = self.pending.commit_at()
         return None if at is None else max(0.0, at - now_mono)
 
     def poll(self, now_mono: float) -> None:
         """Count committed batches and uplinks the broker took (and send their downlinks), hand over
         a due batch, expire dedup."""
         self._collect(now_mono)
-        self._deliver(now_mono)
-        at = self._commit_at()
-        if at is not None and now_mono >= at:
-            # readings overdue for the disk (the broker is slow or away): write them all in one
-            # commit; otherwise young readings are left to their likely PUBACK
-            overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.deadline_s
-            counters = (self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s) or (
-                self._held_since is not None and now_mono >= self._held_since + self.deadline_s
-            )
-            self._seal(self._force or overdue, self._force or counters)
+        done = self.pending.delivered()
+        if done:
+            self._count(done, now_mono)
+        self.pending.seal_due(now_mono)
         horizon = now_mono - self.dedup_s
         order, recent = self._recent_order, self._recent
         while order and order[0][0] < horizon:
@@ -381,58 +325,10 @@ class Ingest:
             if recent.get(phy, (None,))[0] == t:
                 del recent[phy]
 
-    def _settle(self, p: Pending) -> bool:
-        """p's readings are safe without a commit (at the broker, or it has none): mark it done so
-        the caller counts it and schedules its downlinks now. False (and a commit forced) when a
-        downlink would first need FCntDown on disk."""
-        if p.session.fcnt_down_next >= p.session.fcnt_down_saved:
-            self._force = True
-            return False
-        p.done = True
-        return True
-
-    def _deliver(self, now: float) -> None:
-        """Uplinks whose readings the broker acknowledged while staged are safe: count them and
-        schedule their downlinks now; only their frame counters wait for a commit."""
-        done = []
-        for token in self.buffer.take_delivered():
-            p = self._by_token.pop(token, None)
-            if p is not None and self._settle(p):  # None: sealed meanwhile, its commit counts it
-                done.append(p)
-        while self._pending and self._pending[0].done:
-            self._pending.popleft()
-        if done:
-            self._count(done, now)
-
     def flush(self) -> None:
         """Seal every uplink still waiting, with every unsaved frame counter, and hand them to the
         commit thread (blocks if two batches are in flight)."""
-        self._seal(True, True)
-
-    def _seal(self, readings: bool, counters: bool) -> None:
-        batch = [p for p in self._pending if not p.done] if readings else []
-        self._pending = deque() if readings else deque(p for p in self._pending if not p.done)
-        self._force = False
-        for p in batch:
-            p.sealed = True
-            if p.token is not None:
-                self._by_token.pop(p.token, None)
-            if p.session.reserve_down():  # FCntDown for the downlinks after this batch, in the same write
-                counters = True
-                self._dirty[id(p.session)] = p.session
-        sessions: list[Session] = []
-        offer: list[int] = []
-        if counters:
-            sessions = list(self._dirty.values())
-            self._dirty, self._dirty_since = {}, None
-            offer, self._held, self._held_since = self._held, [], None
-        if not batch and not sessions:
-            if offer:
-                self.buffer.offer(offer)  # their counters went with an earlier write
-            return
-        rows = self.registry.counter_rows(sessions)
-        items: list[Item] = [(p.uplink, p.readings, p.token) for p in batch]
-        self.committer.submit(Job(batch, rows, items, sessions=sessions, offer=offer))
+        self.pending.seal(True, True)
 
     def finish(self) -> bool:
         """At shutdown: commit everything pending, wait for it; True when nothing was left behind."""
@@ -440,7 +336,7 @@ class Ingest:
         now = time.monotonic()
         for job in self.committer.close():
             self._done(job, now)
-        if self._pending or self._dirty:
+        if self.pending.left_behind():
             self.metrics.inc("commit_errors")
             return False
         return True
@@ -454,27 +350,11 @@ class Ingest:
         if job.error is not None:  # disk full, read-only, corrupt file: keep receiving, retry later
             self.metrics.inc("commit_errors")
             self._ratelog.warn("commit_failed", "%s: %s" % (type(job.error).__name__, job.error))
-            for s in job.sessions:
-                self._dirty[id(s)] = s
-            if job.sessions and self._dirty_since is None:
-                self._dirty_since = now
-            if job.offer:
-                self._held[:0] = job.offer
-                if self._held_since is None:
-                    self._held_since = now
-            for p in batch:
-                p.sealed = False
-            self._pending.extendleft(reversed(batch))
-            if len(self._pending) > MAX_RETAINED:
-                self.metrics.inc("dropped_uplinks", len(self._pending) - MAX_RETAINED)
-                while len(self._pending) > MAX_RETAINED:
-                    p = self._pending.popleft()
-                    if p.token is not None:
-                        self.buffer.discard(p.token)
-            self._by_token.update((p.token, p) for p in self._pending if p.token is not None and not p.done)
-            self._retry_at = now + RETRY_S
+            dropped = self.pending.give_back(job, now)
+            if dropped:
+                self.metrics.inc("dropped_uplinks", dropped)
             return
-        self.buffer.offer(job.offer)
+        self.buffer.offer(job.offer)  # held readings whose counters are now on disk
         for i, why in job.refused:
             p = batch[i]
             self.metrics.inc("unstorable_uplinks")

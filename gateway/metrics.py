@@ -1,7 +1,7 @@
 """The agent's counters, persisted to a small JSON file so `edge gateway status` in another process
 can read them (and so they survive a restart: the agent loads the file when it starts).
 
-One `Metrics` object per agent, passed to whoever counts (no global). Thread-safe: part 2's
+One `Metrics` object per agent, passed to whoever counts (no global). Thread-safe: the
 forwarder thread counts into the same object. `save()` writes the file atomically (temp file,
 fsync, rename), so neither a reader nor a power cut leaves half a file (a cut may keep the older
 one: the directory is not synced, to keep the ingest thread off a second fsync); the
@@ -28,13 +28,13 @@ log = logging.getLogger("gateway.metrics")
 METRICS_FILE = "metrics.json"
 MAX_DEPTH = 8  # gauges deeper than this are written as null (they are summaries, never raw input)
 
-# Counters `edge gateway status` always shows, even at 0. Part 1 (ingest) and part 2 (forwarder).
+# Counters `edge gateway status` always shows, even at 0: the ingest's and the forwarder's.
 STATUS_COUNTERS = (
     "received_uplinks",  # uplinks committed to the buffer (counted after the commit returned)
     "stored_readings",  # readings committed with them
-    "backlog_readings",  # part 2: readings in the buffer not yet confirmed by the broker
-    "forwarded_readings",  # part 2: readings confirmed by a PUBACK and deleted
-    "evicted_readings",  # part 2: readings dropped by quota or age
+    "backlog_readings",  # readings in the buffer not yet confirmed by the broker
+    "forwarded_readings",  # readings confirmed by a PUBACK and deleted
+    "evicted_readings",  # readings dropped by quota or age
     "malformed_datagrams",
     "bad_mic",
     "unknown_device",

@@ -21,7 +21,7 @@ ALL = {
 }  # fmt: skip
 
 CASES = [
-    ("six-quantities-rel", "the 16-byte reading of issue 2, sent 30 s after measuring",
+    ("six-quantities-rel", "the 16-byte six-quantity reading of docs/architecture.md, sent 30 s after measuring",
      [dict(BASE, seq=1000, t=T)], {"seq": 999, "t": T + 30}),
     ("six-quantities-abs", "the same reading with absolute seq and time (no ref)",
      [dict(BASE, seq=1000, t=T)], None),

@@ -94,7 +94,7 @@ class AgentProcess:
                 "--data-dir", str(self.data_dir)]  # fmt: skip
         code, out = _edge(argv)
         if code != 0:
-            raise WiringMissing("`edge gateway init` (issue 5) failed with exit %d: %s" % (code, out.strip()[-400:]))
+            raise WiringMissing("`edge gateway init` failed with exit %d: %s" % (code, out.strip()[-400:]))
         extra = dict(gw.extra)
         extra.setdefault("mqtt", {})
         version = "5" if self.mqtt_version == 5 else "3.1.1"

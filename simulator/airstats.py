@@ -81,8 +81,12 @@ class AirStats:
             "nodes_over_duty_cycle_in_an_hour": len(over),
             "frames_lost_to_collision": self.collided,
             "collisions_at_a_concentrator": self.collisions_at_a_concentrator,
-            "latency_s": {"readings": len(lat), "p50": _r(percentile(lat, 50)), "p95": _r(percentile(lat, 95)),
-                          "p99": _r(percentile(lat, 99))},  # fmt: skip
+            "latency_s": {
+                "readings": len(lat),
+                "p50": _r(percentile(lat, 50)),
+                "p95": _r(percentile(lat, 95)),
+                "p99": _r(percentile(lat, 99)),
+            },  # fmt: skip
         }
 
 

@@ -115,15 +115,14 @@ def quantity_series(
     }
 
 
-def render_html(
-    summary: dict[str, Any],
+def _charts(
     samples: list[Sample],
     spans: list[Span],
     arrivals: dict[tuple[str, str, float], float],
     start_unix: float,
-) -> str:
-    duration = float(summary.get("virtual_seconds") or (samples[-1].virtual_s if samples else 1.0))
-    xr = (0.0, max(duration, samples[-1].virtual_s if samples else 1.0))
+    xr: tuple[float, float],
+) -> list[tuple[str, str]]:
+    """(title, SVG) of the backlog, the cumulative readings and each quantity at the platform."""
     charts = [
         (
             "Gateway backlog (readings stored or in flight, not yet at the platform)",
@@ -154,6 +153,19 @@ def render_html(
         unit = vocab.DISPLAY_UNITS.get(vocab.BY_NAME[q][1], "") if q in vocab.BY_NAME else ""
         charts.append(("%s at the platform, mean over nodes, by measurement time" % q,
                        svg_chart(q, [(q, "#8e44ad", points)], xr, spans, unit)))  # fmt: skip
+    return charts
+
+
+def render_html(
+    summary: dict[str, Any],
+    samples: list[Sample],
+    spans: list[Span],
+    arrivals: dict[tuple[str, str, float], float],
+    start_unix: float,
+) -> str:
+    duration = float(summary.get("virtual_seconds") or (samples[-1].virtual_s if samples else 1.0))
+    xr = (0.0, max(duration, samples[-1].virtual_s if samples else 1.0))
+    charts = _charts(samples, spans, arrivals, start_unix, xr)
     rows = "".join(
         "<tr><th>%s</th><td>%s</td></tr>" % (html.escape(k), html.escape(json.dumps(v)))
         for k, v in summary.items()

@@ -16,7 +16,7 @@ advances virtual time in ticks (``pacing.tick_ms``, default 1 s: the RX1 delay),
 Faults from the scenario's timeline are applied at their virtual times; every reading the nodes
 generated ends up in the checker's verdict as delivered once, or lost with a reason, or unexplained.
 
-The nodes are the real firmware on the firmware issue's virtual HAL (``simulator.nodes.Fleet``).
+The nodes are the real firmware on the virtual HAL of simulator/node_hal.py (``simulator.nodes.Fleet``).
 """
 
 from __future__ import annotations

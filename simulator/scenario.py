@@ -295,6 +295,20 @@ def _key_hex(seed: int, label: str, digits: int) -> str:
     return "".join("%x" % rng.randrange(16) for _ in range(digits))
 
 
+def _positions(g: _Table, name: str, count: int, seed: int) -> list[tuple[float, float]]:
+    """A lone node's position, or count nodes spread uniformly over the group's disc."""
+    if count == 1 and g.has("position"):
+        return [g.point("position")]
+    cx, cy = g.point("center") if g.has("center") else (0.0, 0.0)
+    radius = g.num("radius", 1000.0, lo=0)
+    rng = random.Random("%d:place:%s" % (seed, name))
+    positions = []
+    for _ in range(count):
+        r, a = radius * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+        positions.append((cx + r * math.cos(a), cy + r * math.sin(a)))
+    return positions
+
+
 def _nodes(root: _Table, seed: int) -> tuple[Node, ...]:
     nodes: list[Node] = []
     names: set[str] = set()
@@ -321,17 +335,7 @@ def _nodes(root: _Table, seed: int) -> tuple[Node, ...]:
             raise ScenarioError(g.path("sf"), "%r" % (sf_raw,), 'use 7..12 or "auto"')
         tx_power = g.num("tx_power_dbm", 14.0, lo=-10, hi=16)
         rtc = g.text("rtc", "unsynchronised", choices=("unsynchronised", "synchronised"))
-        if count == 1 and g.has("position"):
-            positions = [g.point("position")]
-        else:
-            cx, cy = g.point("center") if g.has("center") else (0.0, 0.0)
-            radius = g.num("radius", 1000.0, lo=0)
-            rng = random.Random("%d:place:%s" % (seed, name))
-            positions = []
-            for _ in range(count):
-                r, a = radius * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
-                positions.append((cx + r * math.cos(a), cy + r * math.sin(a)))
-        for i, (x, y) in enumerate(positions):
+        for i, (x, y) in enumerate(_positions(g, name, count, seed)):
             nname = name if count == 1 else "%s-%d" % (name, i + 1)
             if nname in names:
                 raise ScenarioError(g.path("name"), "node name %r used twice" % nname, "give each group its own name")

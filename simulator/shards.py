@@ -93,38 +93,12 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
             if tick.end != end_ms:
                 raise RuntimeError("asked to finish the tick to %d, the oldest begun ends at %d" % (end_ms, tick.end))
             sink[0] = tick.out
-            for cmd in commands:
-                if cmd[0] == "deliver":
-                    fleet.by_name[cmd[1]].modem.deliver(cmd[2], cmd[3], cmd[4])
-                elif cmd[0] == "power":
-                    fleet.power(cmd[1], cmd[2])
-                elif cmd[0] == "fault":
-                    fleet.sensor_fault(cmd[1], cmd[2], cmd[3])
+            _apply(fleet, commands)
             if kind == "begin":  # every node that cannot get a downlink in this tick; no answer yet
-                listening = fleet.open_windows()
-                if ticks:  # the tick before is still open: its deferred nodes wait for this one too
-                    prev = ticks[-1]
-                    prev.windows = [(n.name, list(w)) for n, w in listening if n not in prev.deferred]
-                    tick.deferred = prev.deferred.copy()
-                tick.deferred.update(n for n, _ in listening)
-                fleet.run_until(end_ms, defer=tick.deferred, held=tick.held)
-                ticks.append(tick)
+                _begin(fleet, tick, ticks)
                 continue
             if kind == "finish":  # the nodes with a receive window open, their downlinks delivered
-                nxt = ticks[0] if ticks else None
-                fleet.run_deferred((tick.start, tick.end), tick.held, nxt.held if nxt else None)
-                windows = _windows(fleet, tick)  # before any node runs on into the next tick
-                if nxt is not None:
-                    # Deferred in the next tick only because they had not finished this one: those
-                    # without a receive window now catch up with it (it is the last one begun).
-                    catch = {n for n in tick.deferred if n in nxt.deferred and not n.modem.rx_windows}
-                    if catch:
-                        mine = [e for e in nxt.held if e[3] in catch]
-                        nxt.held = [e for e in nxt.held if e[3] not in catch]
-                        nxt.deferred -= catch
-                        sink[0] = nxt.out
-                        fleet.run_deferred((nxt.start, nxt.end), mine, None)
-                        sink[0] = tick.out
+                windows = _finish(fleet, tick, ticks, sink)
             else:
                 if ticks:
                     raise RuntimeError("asked to run a tick while %d begun ones are open" % len(ticks))
@@ -138,6 +112,48 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
             conn.send(("error", traceback.format_exc()))
         except OSError:
             pass
+
+
+def _apply(fleet: Any, commands: list[tuple[Any, ...]]) -> None:
+    """The runner's commands for this tick: downlinks to deliver, power cuts, sensor faults."""
+    for cmd in commands:
+        if cmd[0] == "deliver":
+            fleet.by_name[cmd[1]].modem.deliver(cmd[2], cmd[3], cmd[4])
+        elif cmd[0] == "power":
+            fleet.power(cmd[1], cmd[2])
+        elif cmd[0] == "fault":
+            fleet.sensor_fault(cmd[1], cmd[2], cmd[3])
+
+
+def _begin(fleet: Any, tick: _Tick, ticks: deque[_Tick]) -> None:
+    """Run the nodes that cannot get a downlink in this tick to its end; the others wait for it."""
+    listening = fleet.open_windows()
+    if ticks:  # the tick before is still open: its deferred nodes wait for this one too
+        prev = ticks[-1]
+        prev.windows = [(n.name, list(w)) for n, w in listening if n not in prev.deferred]
+        tick.deferred = prev.deferred.copy()
+    tick.deferred.update(n for n, _ in listening)
+    fleet.run_until(tick.end, defer=tick.deferred, held=tick.held)
+    ticks.append(tick)
+
+
+def _finish(fleet: Any, tick: _Tick, ticks: deque[_Tick], sink: list[Any]) -> list[tuple[str, list[int]]]:
+    """Run the deferred nodes of the oldest begun tick (their downlinks delivered); its windows."""
+    nxt = ticks[0] if ticks else None
+    fleet.run_deferred((tick.start, tick.end), tick.held, nxt.held if nxt else None)
+    windows = _windows(fleet, tick)  # before any node runs on into the next tick
+    if nxt is not None:
+        # Deferred in the next tick only because they had not finished this one: those
+        # without a receive window now catch up with it (it is the last one begun).
+        catch = {n for n in tick.deferred if n in nxt.deferred and not n.modem.rx_windows}
+        if catch:
+            mine = [e for e in nxt.held if e[3] in catch]
+            nxt.held = [e for e in nxt.held if e[3] not in catch]
+            nxt.deferred -= catch
+            sink[0] = nxt.out
+            fleet.run_deferred((nxt.start, nxt.end), mine, None)
+            sink[0] = tick.out
+    return windows
 
 
 def _windows(fleet: Any, tick: _Tick) -> list[tuple[str, list[int]]]:

@@ -20,7 +20,6 @@ import json
 import logging
 import random
 import ssl
-import threading
 import time
 import zlib
 from collections import Counter, deque
@@ -34,6 +33,7 @@ from paho.mqtt.properties import Properties
 from gateway.forward import senml
 from gateway.forward.client import connect, new_client
 from gateway.forward.settings import ForwarderSettings
+from gateway.service import ThreadService
 from gateway.store.buffer import Claim, ReadingBuffer
 from gateway.store.errors import StoreError
 
@@ -89,7 +89,7 @@ class ForwarderStats:
         return sum(n for _, n in pts) / span
 
 
-class Forwarder:
+class Forwarder(ThreadService):
     def __init__(
         self,
         buffer: ReadingBuffer,
@@ -98,13 +98,12 @@ class Forwarder:
         on_forwarded: Callable[[int], None] | None = None,
         on_connect: Callable[[Forwarder], None] | None = None,
     ) -> None:
+        super().__init__("forwarder")
         self.buffer = buffer
         self.s = settings
         self.stats = ForwarderStats()
         self._on_forwarded = on_forwarded
         self._on_connect_hook = on_connect
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._inflight: dict[int, Batch] = {}
         self._seq = 0
         self._boot = str(int(time.time()))
@@ -309,16 +308,13 @@ class Forwarder:
             self.client.publish(topic, payload, qos=qos, retain=retain)
 
     # -- the thread ------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 10.0) -> None:
         """Say offline, wait up to timeout for outstanding PUBACKs, delete what was confirmed, disconnect."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout + 5)
-            self._thread = None
+        self._join_s = timeout + 5
+        super().stop()
+
+    def _run(self) -> None:
+        self.run()
 
     def run(self) -> None:
         while not self._stop.is_set():

@@ -1,4 +1,4 @@
-"""Part 2's services for the agent: the forwarder, the health service and the local sensors.
+"""The agent's services beside the ingest loop: the forwarder, the health service and the local sensors.
 
 ``build_services(cfg, buffer, metrics)`` returns objects with start() and stop() for
 ``Agent.add_service``; they run beside the ingest loop and are stopped before the buffer closes.

@@ -16,7 +16,6 @@ import logging
 import os
 import queue
 import shutil
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from gateway.config import Config
 from gateway.forward.forwarder import Forwarder, ForwarderStats
 from gateway.health.alerts import Alert, AlertEngine
 from gateway.metrics import Metrics
+from gateway.service import ThreadService
 from gateway.store.buffer import ReadingBuffer
 from gateway.store.errors import StoreError
 from gateway.store.records import Reading, Uplink
@@ -47,10 +47,11 @@ def process_bytes_written() -> int | None:
     return None
 
 
-class HealthService:
+class HealthService(ThreadService):
     def __init__(
         self, cfg: Config, buffer: ReadingBuffer, forwarder: Forwarder | None, metrics: Metrics | None
     ) -> None:
+        super().__init__("health")
         self.cfg = cfg
         self.buffer = buffer
         self.forwarder = forwarder
@@ -63,8 +64,6 @@ class HealthService:
             maxsize=INBOX_COMMITS
         )
         self.unchecked_readings = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.alerts_sent: list[Alert] = []  # the last alerts, for status and tests (bounded)
         self.last_metrics: dict[str, Any] = {}
         self._full_seen: dict[str, int] = {}  # buffer.evicted_on_full at the last check
@@ -77,15 +76,8 @@ class HealthService:
         except queue.Full:
             self.unchecked_readings += sum(len(readings) for _, readings in items)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="health", daemon=True)
-        self._thread.start()
-
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        super().stop()
         self._update_counters()
 
     def _run(self) -> None:

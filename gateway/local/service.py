@@ -11,7 +11,6 @@ minute per sensor; the other sensors go on.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ from drivers.errors import SensorError
 from edge import vocab
 from gateway.config import Config
 from gateway.local.spec import SensorSpec, parse_sensors
+from gateway.service import ThreadService
 from gateway.store.buffer import ReadingBuffer
 from gateway.store.errors import StoreError
 from gateway.store.records import Reading
@@ -58,7 +58,7 @@ class _Sensor:
         self.last_logged = -LOG_EVERY_S
 
 
-class LocalSensors:
+class LocalSensors(ThreadService):
     """start()/stop() service for Agent.add_service."""
 
     def __init__(
@@ -67,6 +67,7 @@ class LocalSensors:
         buffer: ReadingBuffer,
         bus_factory: Callable[[SensorSpec], Any] = open_bus,
     ) -> None:
+        super().__init__("local-sensors")
         self.buffer = buffer
         self.sensors: list[_Sensor] = []
         for spec in specs:
@@ -74,23 +75,11 @@ class LocalSensors:
                 self.sensors.append(_Sensor(spec, make_driver(spec, bus_factory(spec))))
             except (OSError, SensorError, ValueError) as e:
                 log.error("local sensor %s (%s) cannot be opened: %s; it is skipped", spec.name, spec.driver, e)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._seq = int(time.time())  # sequence numbers that keep growing across restarts
 
     @classmethod
     def from_config(cls, cfg: Config, buffer: ReadingBuffer) -> LocalSensors:
         return cls(parse_sensors(cfg.local_sensors.sensors), buffer)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="local-sensors", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -126,44 +126,11 @@ class PacketForwarderServer:
         try:
             h = hdr.parse_header(data)
             if h.ident == hdr.PUSH_DATA:
-                eui = self._check_eui(hdr.gateway_eui(data))
-                self.sock.sendto(build_push_ack(h), addr)
-                c = self._seen(eui, h.version, now)
-                push = parse_push_data(data, h)
-                m.inc("push_data")
-                if push.stat is not None and c is not None:
-                    c.stat = push.stat
-                for bad in push.bad_rxpk:
-                    m.inc("bad_rxpk")
-                    m.inc("bad_rxpk." + bad.kind)
-                    self._ratelog.warn("bad_rxpk." + bad.kind, "from %s: %s" % (eui, bad))
-                for rx in push.rxpk:
-                    if rx.time_unix is not None and self.time_window_s and abs(rx.time_unix - now) > self.time_window_s:
-                        m.inc("rxpk_time_ignored")
-                        self._ratelog.warn("rxpk_time", "from %s: rxpk.time %.0f s off the agent's clock, not used"
-                                           % (eui, rx.time_unix - now))  # fmt: skip
-                        rx = replace(rx, time_unix=None)
-                    self.on_rx(eui, rx, mono, now)
+                self._push_data(data, h, addr, mono, now)
             elif h.ident == hdr.PULL_DATA:
-                pull = parse_pull_data(data, h)
-                c = self._seen(self._check_eui(pull.gateway_eui), h.version, now)
-                if c is not None:
-                    c.pull_addr, c.pull_seen = addr, mono
-                self.sock.sendto(build_pull_ack(h), addr)
-                m.inc("pull_data")
+                self._pull_data(data, h, addr, mono, now)
             elif h.ident == hdr.TX_ACK:
-                ack = parse_tx_ack(data, h)
-                c = self.concentrators.get(ack.gateway_eui)
-                if c is None or c.pull_addr != addr:
-                    raise UnknownGateway(
-                        "TX_ACK of %s from an address its PULL_DATA did not come from" % ack.gateway_eui
-                    )
-                self._seen(ack.gateway_eui, h.version, now)
-                m.inc("tx_ack")
-                if not ack.ok:
-                    self._ratelog.warn("tx_ack." + ack.error, "concentrator %s refused a downlink" % ack.gateway_eui)
-                if self.on_tx_ack is not None:
-                    self.on_tx_ack(ack, mono)
+                self._tx_ack(data, h, addr, mono, now)
             else:
                 raise UnknownType("%s is sent by a server, not by a packet forwarder" % hdr.NAMES[h.ident])
         except DatagramError as e:
@@ -182,6 +149,50 @@ class PacketForwarderServer:
             m.set("internal_error_samples", list(self._samples))
             if self._ratelog.warn("internal_error", "%s: %s" % (type(e).__name__, e)):
                 log.exception("datagram from %s could not be handled", addr[0])
+
+    def _push_data(self, data: bytes, h: hdr.Header, addr: Any, mono: float, now: float) -> None:
+        """Acknowledge at once (the forwarder never retries), then hand each valid rxpk on."""
+        m = self.metrics
+        eui = self._check_eui(hdr.gateway_eui(data))
+        self.sock.sendto(build_push_ack(h), addr)
+        c = self._seen(eui, h.version, now)
+        push = parse_push_data(data, h)
+        m.inc("push_data")
+        if push.stat is not None and c is not None:
+            c.stat = push.stat
+        for bad in push.bad_rxpk:
+            m.inc("bad_rxpk")
+            m.inc("bad_rxpk." + bad.kind)
+            self._ratelog.warn("bad_rxpk." + bad.kind, "from %s: %s" % (eui, bad))
+        for rx in push.rxpk:
+            if rx.time_unix is not None and self.time_window_s and abs(rx.time_unix - now) > self.time_window_s:
+                m.inc("rxpk_time_ignored")
+                self._ratelog.warn("rxpk_time", "from %s: rxpk.time %.0f s off the agent's clock, not used"
+                                   % (eui, rx.time_unix - now))  # fmt: skip
+                rx = replace(rx, time_unix=None)
+            self.on_rx(eui, rx, mono, now)
+
+    def _pull_data(self, data: bytes, h: hdr.Header, addr: Any, mono: float, now: float) -> None:
+        """Remember where the concentrator listens for PULL_RESP, and acknowledge."""
+        pull = parse_pull_data(data, h)
+        c = self._seen(self._check_eui(pull.gateway_eui), h.version, now)
+        if c is not None:
+            c.pull_addr, c.pull_seen = addr, mono
+        self.sock.sendto(build_pull_ack(h), addr)
+        self.metrics.inc("pull_data")
+
+    def _tx_ack(self, data: bytes, h: hdr.Header, addr: Any, mono: float, now: float) -> None:
+        """A downlink's fate, taken only from the address the concentrator's PULL_DATA came from."""
+        ack = parse_tx_ack(data, h)
+        c = self.concentrators.get(ack.gateway_eui)
+        if c is None or c.pull_addr != addr:
+            raise UnknownGateway("TX_ACK of %s from an address its PULL_DATA did not come from" % ack.gateway_eui)
+        self._seen(ack.gateway_eui, h.version, now)
+        self.metrics.inc("tx_ack")
+        if not ack.ok:
+            self._ratelog.warn("tx_ack." + ack.error, "concentrator %s refused a downlink" % ack.gateway_eui)
+        if self.on_tx_ack is not None:
+            self.on_tx_ack(ack, mono)
 
     def _check_eui(self, eui: str) -> str:
         if self.allowed and eui not in self.allowed:

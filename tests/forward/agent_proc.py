@@ -1,4 +1,4 @@
-"""Runs the real gateway agent (with part 2's services, which gateway/agent.py adds) for the crash
+"""Runs the real gateway agent (and the services gateway/agent.py adds) for the crash
 tests: python agent_proc.py CONFIG. Prints "ready" once the UDP socket is bound and the services exist."""
 
 import logging

@@ -16,11 +16,11 @@ from tests.mqtt_broker import MosquittoBroker
 T0 = 1763800000
 
 
-def make_config(broker: MosquittoBroker, dsn: str, **ingest: object) -> config.Config:
+def make_config(broker: MosquittoBroker, dsn: str, receive_maximum: int = 64, **ingest: object) -> config.Config:
     return config.from_dict(
         {
             "database": {"dsn": dsn},
-            "mqtt": {"url": broker.url, "client_id": "platform-test"},
+            "mqtt": {"url": broker.url, "client_id": "platform-test", "receive_maximum": receive_maximum},
             "ingest": {"batch_wait_s": 0.05, "retry_min_s": 0.05, "retry_max_s": 0.2, **ingest},
             "checks": {"interval_s": 0.0},
         }

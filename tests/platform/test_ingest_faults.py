@@ -19,7 +19,10 @@ from tests.platform.helpers import Publisher, Running, make_config, pack, readin
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-KILL = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'platform-test'"
+# only this test's database: other tests (and other people's runs) use the same application name
+KILL = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'platform-test' AND datname = %s"
+)
 
 
 def devices(n: int) -> list[str]:
@@ -50,11 +53,11 @@ def test_database_connections_killed_and_refused_during_ingest(tmp_path):
         def saboteur() -> None:
             with psycopg.connect(pgdb.ADMIN, autocommit=True) as admin:
                 while not stop.is_set():
-                    admin.execute(KILL)
+                    admin.execute(KILL, (dbname,))
                     time.sleep(0.07)
                 # then the database refuses connections for a while: the service backs off and retries
                 admin.execute("ALTER DATABASE %s ALLOW_CONNECTIONS false" % dbname)
-                admin.execute(KILL)
+                admin.execute(KILL, (dbname,))
                 time.sleep(1.0)
                 admin.execute("ALTER DATABASE %s ALLOW_CONNECTIONS true" % dbname)
 
@@ -123,3 +126,36 @@ def test_two_instances_share_the_backlog_and_a_kill_9_loses_and_duplicates_nothi
         got = stored(dsn)
         assert len(got) == len(set(got))
         assert set(got) == expected(euis, per)
+
+
+def test_broker_restarts_with_a_backlog_queued_and_during_ingest(tmp_path):
+    """What the instance's session holds survives broker restarts. Mosquitto (2.0) restores a
+    session's queue but not its shared subscriptions: messages published after a broker restart
+    reach the group once an instance has reconnected and subscribed again (docs/platform-ingest.md)."""
+    euis, per = devices(45), 200
+    with pgdb.database() as dsn, MosquittoBroker(tmp_path, persistence=True) as broker:
+        cfg = make_config(broker, dsn, batch_values=400, receive_maximum=2)
+        Running(cfg).stop()  # the session exists; the instance is away
+        pub = Publisher(broker)
+        for e in euis[:15]:
+            pub.publish("edge/lamp-1/up", pack(e, readings(per)))
+        pub.close()
+        broker.stop()  # clean stop: Mosquitto saves sessions and queues
+        broker.start()
+        with Running(cfg) as run:
+            pub = Publisher(broker)
+            for e in euis[15:30]:
+                pub.publish("edge/lamp-1/up", pack(e, readings(per)))
+            pub.close()
+            assert wait_until(lambda: count(dsn) > 0)
+            before = run.service.connections
+            broker.stop()  # again, while the instance is working through its queue
+            broker.start()
+            assert wait_until(lambda: run.service.connections > before and run.service.subscribed.is_set(), 30)
+            pub = Publisher(broker)
+            for e in euis[30:]:
+                pub.publish("edge/lamp-1/up", pack(e, readings(per)))
+            pub.close()
+            assert wait_until(lambda: count(dsn) == len(euis) * per * 2, 60)
+        got = stored(dsn)
+        assert len(got) == len(set(got)) and set(got) == expected(euis, per)

@@ -8,16 +8,14 @@ holds no keys, but lives beside it with the same 0600 mode). Two tables:
 - ``history``: append-only (triggers refuse UPDATE and DELETE), one row per changed field, per
   maintenance note and per removal, each with its UTC time and author.
 
-Every rule for a field lives in ``FIELDS`` below (`check_field`); the CLI, the CSV import and the
-interactive prompts all go through it. The metadata is published retained, as JSON, on
-``{root}/{gateway_id}/devices/{dev_eui}`` (see docs/commissioning.md): `payload()` builds the
-message, `sync()` publishes what changed and clears the topics of devices no longer registered.
+Every rule for a field lives in ``FIELDS`` below (`check_field`); the CLI, the CSV import
+(gateway/inventory/csv_import.py) and the interactive prompts all go through it. Publishing is in
+gateway/inventory/publish.py.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import sqlite3
@@ -145,6 +143,17 @@ def check_dev_eui(value: str) -> str:
     if len(v) != 16 or any(c not in "0123456789abcdef" for c in v):
         raise InventoryError("DevEUI %r must be 16 hex digits, e.g. 70b3d57ed0000001" % value)
     return v
+
+
+def registered_euis(data_dir: Path) -> set[str]:
+    """The DevEUIs the key registry of a data directory holds (RegistryError when it cannot be opened)."""
+    from gateway.registry import Registry
+
+    reg = Registry.open(data_dir)
+    try:
+        return {str(d["dev_eui"]) for d in reg.devices()}
+    finally:
+        reg.close()
 
 
 def default_author() -> str:
@@ -324,68 +333,3 @@ class Inventory:
 
     def _tx(self) -> transaction:
         return transaction(self._db)
-
-
-# ---- publishing -------------------------------------------------------------------------------
-
-PAYLOAD_VERSION = 1
-
-
-def topic_leaf(dev_eui: str) -> str:
-    """The topic below {root}/{gateway_id}/ that carries a device's metadata."""
-    return "devices/%s" % check_dev_eui(dev_eui)
-
-
-def payload(gateway_id: str, dev_eui: str, meta: dict[str, Any]) -> bytes:
-    """The retained JSON message of a device's metadata: deterministic (sorted keys, no spaces),
-    so equal metadata gives equal bytes and an unchanged device is not published again."""
-    doc: dict[str, Any] = {k: meta[k] for k in META_FIELDS}
-    doc.update(
-        v=PAYLOAD_VERSION,
-        dev_eui=check_dev_eui(dev_eui),
-        gateway_id=gateway_id,
-        updated_at=Entry(meta["updated_at"], "", "", None, None).when,
-    )
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-
-
-class PublishError(Exception):
-    """The broker did not take a message; the message says why."""
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    published: list[str]
-    cleared: list[str]
-
-
-def sync(
-    inv: Inventory,
-    registered: Iterable[str],
-    gateway_id: str,
-    publish: Callable[[str, bytes], None],
-    author: str,
-) -> SyncReport:
-    """Bring the broker's retained messages in line with the inventory: publish the metadata that
-    changed since the broker last confirmed it, and clear (empty retained message) the topic of a
-    device that has metadata but is no longer registered, then drop its metadata (the history
-    stays). `publish(topic_leaf, payload)` raises PublishError when the broker refuses."""
-    known = {check_dev_eui(e) for e in registered}
-    published, cleared = [], []
-    for eui in inv.dev_euis():
-        if eui not in known:
-            publish(topic_leaf(eui), b"")
-            inv.forget(eui, author)
-            cleared.append(eui)
-            continue
-        meta = inv.get(eui)
-        if meta is None:  # forgotten meanwhile by another command
-            continue
-        body = payload(gateway_id, eui, meta)
-        digest = hashlib.sha256(body).hexdigest()
-        if digest == inv.published_hash(eui):
-            continue
-        publish(topic_leaf(eui), body)
-        inv.mark_published(eui, digest)
-        published.append(eui)
-    return SyncReport(published, cleared)

@@ -21,7 +21,7 @@ def _run(fleet_cls, sc, workdir, pipelined=False, **kw):
         radio.sf,
         workdir,
         lambda node, seq, t, values: got["readings"].append((node, seq, t, values)),
-        lambda node, phy, freq, sf, start_ms, seqs, tx_power: got["frames"].append((node, phy, freq, sf, start_ms)),
+        lambda node, phy, freq, sf, start_ms, seqs, tx: got["frames"].append((node, phy, freq, sf, start_ms, tx)),
         lambda node, seqs, reason: got["lost"].append((node, tuple(seqs), reason)),
     )
     clock = VirtualClock(unix_start=sc.start_unix)

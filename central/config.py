@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from central.ngsi.section import NgsiSection
-from gateway.config import ConfigError, _key, _mqtt_url, _one_of, _range, _req, _toml_value, _topic_root, _type_ok
+from gateway.config import (
+    ConfigError,
+    _key,
+    _mqtt_url,
+    _one_of,
+    _range,
+    _req,
+    _topic_root,
+    parse_sections,
+    read_toml,
+    render_sections,
+)
 
 __all__ = ["ConfigError", "Config", "load", "render", "from_dict"]
 
@@ -111,70 +121,18 @@ _CLASSES: dict[str, Any] = {
 }
 
 
-def _section(name: str, raw: Any) -> Any:
-    cls = _CLASSES[name]
-    if not isinstance(raw, dict):
-        raise ConfigError("[%s] must be a table; write it as a [%s] header with keys below it" % (name, name))
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in raw.items():
-        f = fields.get(key)
-        if f is None:
-            raise ConfigError(
-                "unknown key [%s] %s: remove it or use one of: %s" % (name, key, ", ".join(sorted(fields)))
-            )
-        if not _type_ok(value, f.type):
-            raise ConfigError("[%s] %s has the wrong type: %r (default %r)" % (name, key, value, f.default))
-        check = f.metadata.get("check")
-        problem = check(value) if check else None
-        if problem:
-            raise ConfigError("[%s] %s = %r %s" % (name, key, value, problem))
-        values[key] = value
-    for fname, f in fields.items():
-        if f.metadata.get("required") and fname not in values:
-            raise ConfigError("missing key [%s] %s: add it (%s)" % (name, fname, f.metadata["help"]))
-    return cls(**values)
-
-
 def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
-    for name in raw:
-        if name not in _CLASSES:
-            raise ConfigError("unknown section [%s]: remove it or use one of: %s" % (name, ", ".join(_CLASSES)))
-    return Config(**{name: _section(name, raw.get(name, {})) for name in _CLASSES}, path=path)
+    return Config(**parse_sections(_CLASSES, raw), path=path)
 
 
 def load(path: str | Path) -> Config:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ConfigError(
-            "config file %s not found: create it with `edge platform init --config %s ...`" % (p, p)
-        ) from None
-    except OSError as e:
-        raise ConfigError("cannot read config file %s: %s" % (p, e.strerror)) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError("%s is not valid TOML: %s" % (p, e)) from None
-    return from_dict(raw, p.resolve())
+    raw, resolved = read_toml(path, "edge platform init")
+    return from_dict(raw, resolved)
 
 
 def render(overrides: dict[str, dict[str, Any]]) -> str:
-    """A commented TOML file: every key with its help; overridden keys set, defaults commented out."""
-    lines = [
+    header = [
         "# edge platform ingest configuration (written by `edge platform init`).",
         "# Keys left commented out take the default shown. Reference: docs/platform-ingest.md.",
     ]
-    for name, cls in _CLASSES.items():
-        lines += ["", "[%s]" % name]
-        given = overrides.get(name, {})
-        for f in dataclasses.fields(cls):
-            lines.append("# %s" % f.metadata["help"])
-            if f.name in given:
-                lines.append("%s = %s" % (f.name, _toml_value(given[f.name])))
-            elif f.metadata.get("required"):
-                lines.append("%s = %s  # required" % (f.name, _toml_value("")))
-            else:
-                lines.append("# %s = %s" % (f.name, _toml_value(f.default)))
-    return "\n".join(lines) + "\n"
+    return render_sections(_CLASSES, overrides, header)

@@ -347,8 +347,8 @@ def _type_name(ftype: Any) -> str:
     )
 
 
-def _section(name: str, raw: Any) -> Any:
-    cls = _CLASSES[name]
+def parse_section(name: str, cls: Any, raw: Any) -> Any:
+    """One [name] table checked against its dataclass: unknown keys, types, ranges, required keys."""
     if not isinstance(raw, dict):
         raise ConfigError("[%s] must be a table; write it as a [%s] header with keys below it" % (name, name))
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -374,24 +374,29 @@ def _section(name: str, raw: Any) -> Any:
     return cls(**values)
 
 
-def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
+def parse_sections(classes: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """Every section of ``classes`` from a parsed TOML document; an unknown section is refused."""
     for name in raw:
-        if name not in _CLASSES:
-            raise ConfigError("unknown section [%s]: remove it or use one of: %s" % (name, ", ".join(_CLASSES)))
-    sections = {name: _section(name, raw.get(name, {})) for name in _CLASSES}
-    cfg = Config(**sections, path=path)
+        if name not in classes:
+            raise ConfigError("unknown section [%s]: remove it or use one of: %s" % (name, ", ".join(classes)))
+    return {name: parse_section(name, cls, raw.get(name, {})) for name, cls in classes.items()}
+
+
+def from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
+    cfg = Config(**parse_sections(_CLASSES, raw), path=path)
     if cfg.mqtt.url.startswith("mqtts://") and not cfg.mqtt.tls:
         cfg = dataclasses.replace(cfg, mqtt=dataclasses.replace(cfg.mqtt, tls=True))
     return cfg
 
 
-def load(path: str | Path) -> Config:
+def read_toml(path: str | Path, init: str) -> tuple[dict[str, Any], Path]:
+    """A config file parsed as TOML, and its resolved path; ``init`` is the command that writes one."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            "config file %s not found: create it with `edge gateway init --config %s ...`" % (p, p)
+            "config file %s not found: create it with `%s --config %s ...`" % (p, init, p)
         ) from None
     except OSError as e:
         raise ConfigError("cannot read config file %s: %s" % (p, e.strerror)) from None
@@ -403,7 +408,12 @@ def load(path: str | Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("%s is not valid TOML: %s" % (p, e)) from None
-    return from_dict(raw, p.resolve())
+    return raw, p.resolve()
+
+
+def load(path: str | Path) -> Config:
+    raw, resolved = read_toml(path, "edge gateway init")
+    return from_dict(raw, resolved)
 
 
 def _toml_value(value: Any) -> str:
@@ -420,13 +430,10 @@ def _toml_value(value: Any) -> str:
     return '"%s"' % "".join("\\u%04x" % ord(c) if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
 
 
-def render(overrides: dict[str, dict[str, Any]]) -> str:
+def render_sections(classes: dict[str, Any], overrides: dict[str, dict[str, Any]], header: list[str]) -> str:
     """A commented TOML file: every key with its help; overridden keys set, defaults commented out."""
-    lines = [
-        "# edge gateway agent configuration (written by `edge gateway init`).",
-        "# Keys left commented out take the default shown. Reference: docs/gateway.md.",
-    ]
-    for name, cls in _CLASSES.items():
+    lines = list(header)
+    for name, cls in classes.items():
         lines += ["", "[%s]" % name]
         given = overrides.get(name, {})
         for f in dataclasses.fields(cls):
@@ -438,6 +445,14 @@ def render(overrides: dict[str, dict[str, Any]]) -> str:
             else:
                 lines.append("# %s = %s" % (f.name, _toml_value(f.default)))
     return "\n".join(lines) + "\n"
+
+
+def render(overrides: dict[str, dict[str, Any]]) -> str:
+    header = [
+        "# edge gateway agent configuration (written by `edge gateway init`).",
+        "# Keys left commented out take the default shown. Reference: docs/gateway.md.",
+    ]
+    return render_sections(_CLASSES, overrides, header)
 
 
 def checked_render(overrides: dict[str, dict[str, Any]], path: Path | None = None) -> str:

@@ -152,6 +152,7 @@ class Concentrator:
         self._rxpk: list[dict] = []
         self._push_waiting: dict[int, float] = {}  # token -> wall time sent
         self._pull_waiting: dict[int, float] = {}
+        self._push_expired: set[int] = set()  # PUSH_DATA tokens whose PUSH_ACK never came in time
         self._downlinks: list[Downlink] = []
         self.tx_acks: list[tuple[int, str]] = []  # (token, error) of every TX_ACK sent
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -278,17 +279,23 @@ class Concentrator:
         return handled
 
     def wait_acks(self, timeout_s: float) -> bool:
-        """Poll until every PUSH_DATA is acknowledged or timeout_s passed; True when all were."""
+        """Poll until every PUSH_DATA is acknowledged or timeout_s passed; True when all were.
+
+        A token that expires meanwhile was not acknowledged: it leaves the waiting set, but counts
+        against the answer (a late or missing PUSH_ACK is not a delivery)."""
         deadline = time.monotonic() + timeout_s
+        self._push_expired.clear()
         while self._push_waiting and time.monotonic() < deadline:
             self.poll(min(0.05, max(0.0, deadline - time.monotonic())))
-        return not self._push_waiting
+        return not self._push_waiting and not self._push_expired
 
     def _expire(self) -> None:
         limit = time.monotonic() - self.ack_timeout_s
         for waiting in (self._push_waiting, self._pull_waiting):
             for token in [t for t, sent in waiting.items() if sent < limit]:
                 del waiting[token]
+                if waiting is self._push_waiting:
+                    self._push_expired.add(token)
 
     def _handle(self, data: bytes) -> None:
         _, token, ident = parse_header(data)

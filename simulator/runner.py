@@ -164,6 +164,8 @@ class Runner:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         for c in self.concentrators:
+            # keep-alives answered by an earlier agent (killed since) say nothing about this one
+            c.counters.pull_acked = 0
             while c.counters.pull_acked == 0:
                 if not self.agent.alive:
                     tail = self.agent.log_path.read_text(errors="replace")[-600:]

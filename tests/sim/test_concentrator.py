@@ -60,6 +60,22 @@ def test_push_data_layout_and_ack(peer, conc):
     assert conc.counters.push_acked == 1 and not conc.malformed
 
 
+def test_push_data_that_expires_unacknowledged_is_not_reported_acknowledged(peer, conc):
+    # a PUSH_ACK that never comes: the token expires while wait_acks polls, which must not read as "all acked"
+    # (on a loaded machine this made the runner count frames the agent never got as received)
+    conc.ack_timeout_s = 0.05
+    conc.receive(bytes(12), 868100000, 9, rssi=-97.0, snr=3.0, end_us=4_000_000)
+    conc.push_data()
+    assert not conc.wait_acks(0.3)
+    assert conc.unacked == 0  # expired meanwhile
+    conc.receive(bytes(12), 868100000, 9, rssi=-97.0, snr=3.0, end_us=5_000_000)
+    (token,) = conc.push_data()
+    data, addr = peer.recvfrom(65535)
+    data, addr = peer.recvfrom(65535)
+    peer.sendto(bytes([2]) + struct.pack(">H", token) + bytes([1]), addr)
+    assert conc.wait_acks(1.0)  # the next one acknowledged: judged on its own
+
+
 def test_many_rxpk_split_across_datagrams(peer, conc):
     for i in range(5):
         conc.receive(bytes([i]) * 20, 868100000, 7, -80, 5, end_us=i * 1000)

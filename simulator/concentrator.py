@@ -83,6 +83,12 @@ class Counters:
     tx_refused: dict[str, int] = field(default_factory=dict)
 
 
+def reported_snr(snr: float) -> float:
+    """The SNR as the concentrator reports it: libloragw's lgw_receive reads it from a signed byte in
+    0.25 dB steps, so it saturates at -32 and +31.75 dB (a node next to the mast is not at +75 dB)."""
+    return min(max(round(snr * 4), -128), 127) / 4
+
+
 def rfc3339(unix_us: int) -> str:
     dt = datetime.fromtimestamp(unix_us // 1_000_000, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%06dZ" % (unix_us % 1_000_000)
@@ -197,7 +203,7 @@ class Concentrator:
                 "datr": lora.format_datr(sf, 125000),
                 "codr": "4/5",
                 "rssi": int(round(rssi)),
-                "lsnr": round(snr, 1),
+                "lsnr": round(reported_snr(snr), 1),
                 "size": len(phy),
                 "data": base64.b64encode(phy).decode("ascii"),
             }

@@ -50,7 +50,7 @@ def test_push_data_layout_and_ack(peer, conc):
     first, second = body["rxpk"]
     assert base64.b64decode(first["data"]) == phy and first["size"] == len(phy)
     assert first["freq"] == 868.1 and first["datr"] == "SF9BW125" and first["codr"] == "4/5"
-    assert first["modu"] == "LORA" and first["stat"] == 1 and first["rssi"] == -97 and first["lsnr"] == 3.3
+    assert first["modu"] == "LORA" and first["stat"] == 1 and first["rssi"] == -97 and first["lsnr"] == 3.2
     assert first["time"] == "2025-11-22T08:26:44.000000Z"
     assert (second["tmst"] - first["tmst"]) % (1 << 32) == 500_000
     assert body["stat"]["rxnb"] == 2 and body["stat"]["rxfw"] == 2
@@ -162,3 +162,14 @@ def test_parsers_reject_with_typed_errors():
         parse_txpk(json.dumps({"txpk": {"tmst": 5, "freq": 868.1, "modu": "LORA", "datr": "SF7BW125",
                                         "data": "AAEC", "size": 9}}).encode())  # fmt: skip
     assert e.value.kind == "bad_txpk"
+
+
+def test_snr_reported_in_quarter_db_and_saturates(peer, conc):
+    # 3.26 dB is reported as the register's 3.25 (printed 3.2); a node beside the mast whose path
+    # loss gives +75 dB is reported at the register's ceiling, which the agent accepts.
+    conc.receive(bytes(12), 868100000, 7, rssi=-20.0, snr=75.4, end_us=4_000_000)
+    conc.receive(bytes(12), 868100000, 12, rssi=-140.0, snr=-40.0, end_us=4_100_000)
+    conc.push_data()
+    data, _ = peer.recvfrom(65535)
+    high, low = json.loads(data[12:])["rxpk"]
+    assert high["lsnr"] == 31.8 and low["lsnr"] == -32.0

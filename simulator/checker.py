@@ -188,7 +188,8 @@ class Ledger:
             self.explanations.setdefault((node, seq), reason)
 
     def discard(self, node: str, seq: int, reason: str) -> None:
-        """A generated reading that can never arrive (lost before it reached flash); its seq may be reused."""
+        """A generated reading lost before it reached flash: the node cannot resend it and may reuse its
+        seq. It still arrives if a frame carried it before the loss (counted delivered, not unexpected)."""
         with self._lock:
             r = self.readings.pop((node, seq), None)
             if r is not None:
@@ -244,6 +245,18 @@ class Ledger:
         with self._lock:
             return len(self.arrivals)
 
+    def _delivered(self, out: Verdict, r: Reading, keys: list[tuple[str, str, float]], example_limit: int) -> None:
+        """Count a reading whose every value arrived, and any value outside the wire resolution."""
+        out.delivered_unique += 1
+        for k in keys:
+            # the node rounds to its step with an error of at most ROUNDING_BAND steps
+            if abs(self.arrivals[k] - r.values[k[1]]) > vocab.resolution(k[1]) * ROUNDING_BAND + 1e-9:
+                out.wrong_values += 1
+                if len(out.wrong) < example_limit:
+                    example = {"node": r.node, "seq": r.seq, "t": r.t, "quantity": k[1]}
+                    example.update(generated=r.values[k[1]], arrived=self.arrivals[k])
+                    out.wrong.append(example)
+
     def verdict(self, example_limit: int = 20) -> Verdict:
         with self._lock:
             out = Verdict(
@@ -260,15 +273,7 @@ class Ledger:
                 present = [k for k in keys if k in self.arrivals]
                 matched.update(present)
                 if present and len(present) == len(keys):
-                    out.delivered_unique += 1
-                    for k in keys:
-                        # the node rounds to its step with an error of at most ROUNDING_BAND steps
-                        if abs(self.arrivals[k] - r.values[k[1]]) > vocab.resolution(k[1]) * ROUNDING_BAND + 1e-9:
-                            out.wrong_values += 1
-                            if len(out.wrong) < example_limit:
-                                example = {"node": node, "seq": seq, "t": r.t, "quantity": k[1]}
-                                example.update(generated=r.values[k[1]], arrived=self.arrivals[k])
-                                out.wrong.append(example)
+                    self._delivered(out, r, keys, example_limit)
                     continue
                 reason = self.explanations.get((node, seq))
                 if reason is not None and not present:
@@ -280,8 +285,14 @@ class Ledger:
                 if len(out.unexplained) < example_limit:
                     missing = sorted(k[1] for k in keys if k not in self.arrivals)
                     out.unexplained.append({"node": node, "seq": seq, "t": r.t, "missing": missing})
-            for _, reason in self.discarded:
+            for r, reason in self.discarded:
                 out.generated += 1
+                keys = [(r.node, q, float(r.t)) for q in r.values]
+                if keys and all(k in self.arrivals and k not in matched for k in keys):
+                    # lost from the node's RAM before it reached flash, but a frame had already carried it
+                    matched.update(keys)
+                    self._delivered(out, r, keys, example_limit)
+                    continue
                 reasons[reason] += 1
             out.explained = dict(reasons)
             out.lost_explained = sum(reasons.values())

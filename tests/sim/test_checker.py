@@ -147,3 +147,16 @@ def test_exact_values_are_read_in_their_published_unit():
     v = led.verdict()
     assert (v.delivered_unique, v.wrong_values) == (2, 1)  # 11.6 is a wrong value, 12.0 is not
     assert v.wrong[0]["seq"] == 2 and v.wrong[0]["arrived"] == 11.6
+
+
+def test_reading_lost_before_flash_but_already_on_air_counts_as_delivered():
+    led = ledger_with_three()
+    led.discard("a", 2, "node_power_loss_before_logging")  # the node lost power with seq 2 in RAM ...
+    led.generated("a", 2, 1400, {"pm2_5": 9.0})  # ... and reuses the seq after the reboot
+    led.discard("b", 7, "node_power_loss_before_logging")  # never sent: stays an explained loss
+    led.arrived(pack(EUI_A, 1000, [(0, "pm2_5", "ug/m3", 12.3), (0, "temperature", "Cel", 21.5),
+                                   (300, "pm2_5", "ug/m3", 13.1), (300, "temperature", "Cel", 21.4),
+                                   (400, "pm2_5", "ug/m3", 9.0)]))  # fmt: skip
+    v = led.verdict()
+    assert (v.generated, v.delivered_unique, v.unexpected_values, v.lost_unexplained) == (4, 3, 0, 0)
+    assert v.explained == {"node_power_loss_before_logging": 1}

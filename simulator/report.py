@@ -181,7 +181,7 @@ def use_cases_html(uc: dict[str, Any]) -> str:
         rows = [[k.replace("_", " "), b["nodes"], b["readings"], b["delivered"], b["share"], b["latency_s"]["p50"],
                  b["latency_s"]["p95"], b["latency_s"]["p99"]] for k, b in batch.items()]  # fmt: skip
         out.append("<p>Batch (interval) uplinks of the same kind of node with and without event rules:</p>")
-        out.append(_table(["nodes", "n", "readings", "delivered", "share", "p50 s", "p95 s", "p99 s"], rows))
+        out.append(_table(["", "nodes", "readings", "delivered", "share", "p50 s", "p95 s", "p99 s"], rows))
     for name, a in uc.get("alerts", {}).items():
         out.append("<p>Alert <b>%s</b> (limit %s): raised for %s (expected %s), cleared for %s (expected %s): %s</p>"
                    % (html.escape(name), a["limit"], ", ".join(a["raised"]) or "none",

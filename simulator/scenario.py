@@ -285,6 +285,15 @@ class _Table:
             raise ScenarioError(self.path(name), "expected [x, y] in metres, got %r" % (v,), "write %s = [0, 0]" % name)
         return float(v[0]), float(v[1])
 
+    def rows(self, name: str, width: int, default: tuple[tuple[float, ...], ...], least: int = 0) -> Any:
+        """At least `least` lists of `width` numbers, as tuples of floats."""
+        v = self.raw(name, [list(r) for r in default])
+        ok = isinstance(v, list) and len(v) >= least
+        if not ok or any(not isinstance(p, list) or len(p) != width or not all(_is_number(c) for c in p) for p in v):
+            fix = "write %s = [[%s], ...]" % (name, ", ".join(["0"] * width))
+            raise ScenarioError(self.path(name), "expected %d+ lists of %d numbers (metres)" % (least, width), fix)
+        return tuple(tuple(float(c) for c in p) for p in v)
+
     def table(self, name: str) -> _Table:
         return _Table(self.raw(name, {}), self.path(name))
 
@@ -299,6 +308,10 @@ class _Table:
         if extra:
             known = ", ".join(sorted(self.used))
             raise ScenarioError(self.path(extra[0]), "unknown key", "remove it or use one of: %s" % known)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _dataclass_from(table: _Table, cls: Any, skip: tuple[str, ...] = ()) -> Any:
@@ -444,50 +457,23 @@ def _world(root: _Table, nodes: tuple[Node, ...]) -> WorldSettings:
     city_t.done()
     cont_t = root.table("containers")
     fills = [n.name for n in nodes if any("fill" in keys for keys in n.sensor_settings.values())]
-    route_names = cont_t.raw("route", fills)  # default: every container, in scenario order
-    names = {n.name for n in nodes}
-    if not isinstance(route_names, list) or any(r not in names for r in route_names):
+    names = cont_t.raw("route", fills)  # default: every container, in scenario order
+    if not isinstance(names, list) or any(r not in {n.name for n in nodes} for r in names):
         raise ScenarioError(cont_t.path("route"), "expected node names", 'write route = ["bin-1", "bin-2"]')
-    containers = _dataclass_from(cont_t, Containers, skip=("route",))
+    containers = dataclasses.replace(_dataclass_from(cont_t, Containers, skip=("route",)), route=tuple(names))
     route_t = root.table("route")
-    waypoints = route_t.raw("waypoints", [list(p) for p in Route.waypoints])
-    canyons = route_t.raw("canyons", [list(c) for c in Route.canyons])
-    if not _numbers(waypoints, 2) or len(waypoints) < 2:
-        raise ScenarioError(
-            route_t.path("waypoints"), "expected 2+ points [x, y] in metres", "write [[0, 0], [500, 0]]"
-        )
-    if not _numbers(canyons, 4):
-        raise ScenarioError(route_t.path("canyons"), "expected [x0, y0, x1, y1] rectangles", "write [[0, 0, 100, 300]]")
-    route = _dataclass_from(route_t, Route, skip=("waypoints", "canyons"))
+    points, canyons = route_t.rows("waypoints", 2, Route.waypoints, 2), route_t.rows("canyons", 4, Route.canyons)
+    route = dataclasses.replace(_dataclass_from(route_t, Route, ("waypoints", "canyons")), waypoints=points,
+                                canyons=canyons)  # fmt: skip
     if route.speed_kmh <= 0:
         raise ScenarioError(route_t.path("speed_kmh"), "must be > 0", "use a street speed, e.g. 25")
-    for name, v in (("containers.rate_spread", containers.rate_spread), ("containers.day_spread",
-                    containers.day_spread), ("route.fix_loss_in_canyon", route.fix_loss_in_canyon)):  # fmt: skip
-        if v > 1:
-            raise ScenarioError(name, "above 1", "use a share 0..1")
+    for key in ("containers.rate_spread", "containers.day_spread", "route.fix_loss_in_canyon"):
+        if getattr(containers if key[0] == "c" else route, key.split(".")[1]) > 1:
+            raise ScenarioError(key, "above 1", "use a share 0..1")
     if containers.start_min_pct > containers.start_max_pct or containers.start_max_pct > 100:
         raise ScenarioError("containers.start_max_pct", "below start_min_pct or above 100", "use 0..100, min <= max")
-    return WorldSettings(
-        city=city,
-        river=_dataclass_from(root.table("river"), River),
-        containers=dataclasses.replace(containers, route=tuple(route_names)),
-        light=_dataclass_from(root.table("light"), Light),
-        route=dataclasses.replace(
-            route,
-            waypoints=tuple(tuple(float(c) for c in p) for p in waypoints),
-            canyons=tuple(tuple(float(c) for c in r) for r in canyons),
-        ),  # fmt: skip
-    )
-
-
-def _numbers(v: Any, width: int) -> bool:
-    """A list of [number x width]."""
-    return isinstance(v, list) and all(
-        isinstance(p, list)
-        and len(p) == width
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in p)
-        for p in v
-    )
+    river, light = _dataclass_from(root.table("river"), River), _dataclass_from(root.table("light"), Light)
+    return WorldSettings(city=city, river=river, containers=containers, light=light, route=route)
 
 
 def _concentrators(root: _Table) -> tuple[Concentrator, ...]:

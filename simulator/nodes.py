@@ -174,17 +174,19 @@ class FirmwareNode:
             except NodeReset:
                 self.boot()
                 wait = 0
-            for r, event in ((app.pending_event, True), (app.last_reading, False)):  # an event is never the newer
-                if r is not None and r.get("seq") is not None and r["seq"] > self.last_seq:
-                    self.last_seq = int(r["seq"])
-                    values = {q: float(v) for q, v in r.items() if q in vocab.BY_NAME}
-                    t = int(r["t"]) - self.clock.offset_s
-                    if event:
-                        self.w.on_reading(self.name, self.last_seq, t, values, True)
-                    else:
-                        self.w.on_reading(self.name, self.last_seq, t, values)
+            ev = app.pending_event  # an event reading, made between two interval readings
+            if ev is not None and ev.get("seq") is not None and ev["seq"] > self.last_seq:
+                self._logged(ev, True)
+            r = app.last_reading
+            if r is not None and r.get("seq") is not None and r["seq"] > self.last_seq:
+                self._logged(r)
             due = self.clock.monotonic_ms() + wait
         return due
+
+    def _logged(self, r: dict[str, Any], *event: bool) -> None:
+        self.last_seq = int(r["seq"])
+        values = {q: float(v) for q, v in r.items() if q in vocab.BY_NAME}
+        self.w.on_reading(self.name, self.last_seq, int(r["t"]) - self.clock.offset_s, values, *event)
 
     def _radio(self, modem: LoRaE5Emulator, phy: bytes, freq_hz: int, dr: int, start_ms: int, airtime_ms: int) -> None:
         """The modem sent a frame: find the readings it carries, hand it to the radio model."""

@@ -1,7 +1,8 @@
 """The platform checker: a reference consumer of the gateway's SenML-CBOR that proves completeness.
 
-It subscribes to ``{root}/+/up/#`` (``/up``, and ``/up/deflate`` when the agent compresses: zlib,
-RFC 1950): with MQTT 5 as a shared subscription ``$share/<group>/{root}/+/up/#``
+It subscribes to ``{root}/+/alerts`` (the gateway's alerts, JSON, kept for simulator/usecases.py)
+and ``{root}/+/up/#`` (``/up``, and ``/up/deflate`` when the agent compresses: zlib, RFC 1950):
+with MQTT 5 as a shared subscription ``$share/<group>/{root}/+/up/#``
 (several checkers in one group split the messages, as platform consumers scale out), with MQTT 3.1.1
 as a plain subscription (3.1.1 has no shared subscriptions). Its session is persistent (QoS 1,
 clean start off), so messages published while it reconnects are not lost to it.
@@ -21,6 +22,7 @@ with its measurement time and values, and explains or flags every one that did n
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import zlib
@@ -168,15 +170,23 @@ class Ledger:
         self.discarded: list[tuple[Reading, str]] = []
         self._values_seen: set[tuple[str, str, int]] = set()  # (node, quantity, value in wire steps), any time
         self._latency: list[float] = []  # seconds from measurement to the reading's last value arriving
+        self.events: set[tuple[str, int]] = set()  # event readings (confirmed uplinks outside the batch)
+        self.arrived_at: dict[tuple[str, int], float] = {}  # virtual unix time the reading's last value came
+        self.alerts: list[dict[str, Any]] = []  # from the gateway's alert topic, with "received_at"
 
-    def generated(self, node: str, seq: int, t: int, values: dict[str, float]) -> None:
+    def generated(self, node: str, seq: int, t: int, values: dict[str, float], event: bool = False) -> None:
+        """A reading the node logged; event: an event reading, sent at once outside the batch."""
         with self._lock:
             self.readings[(node, seq)] = Reading(node, seq, t, dict(values))
+            if event:
+                self.events.add((node, seq))
             self._by_time[(node, float(t))] = (node, seq)
             got = sum(1 for q in values if (node, q, float(t)) in self.arrivals)
             self._got[(node, seq)] = got
             if values and got == len(values):
                 self._complete += 1
+                if self._now is not None:
+                    self.arrived_at[(node, seq)] = self._now()
 
     def arrived_readings(self) -> int:
         """Generated readings whose every value arrived (cheap: kept up to date on each arrival)."""
@@ -234,8 +244,24 @@ class Ledger:
                     if self._got[rkey] == len(self.readings[rkey].values):
                         self._complete += 1
                         if self._now is not None:
+                            self.arrived_at[rkey] = self._now()
                             self._latency.append(self._now() - self.readings[rkey].t)
         return len(values)
+
+    def alert(self, payload: bytes) -> None:
+        """One message of the gateway's alert topic (JSON, docs/platform.md); malformed ones are counted."""
+        try:
+            doc = json.loads(payload)
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            with self._lock:
+                self.malformed += 1
+            return
+        with self._lock:
+            if self._now is not None:
+                doc["received_at"] = self._now()
+            self.alerts.append(doc)
 
     def latencies(self) -> list[float]:
         with self._lock:
@@ -321,6 +347,7 @@ class Checker:
         self.mqtt_version = mqtt_version
         topic = "%s/+/up/#" % topic_root.strip("/")
         self.topic = "$share/%s/%s" % (group, topic) if mqtt_version == 5 else topic
+        self.alert_topic = "%s/+/alerts" % topic_root.strip("/")
         proto = mqtt.MQTTv5 if mqtt_version == 5 else mqtt.MQTTv311
         kwargs: dict[str, Any] = {"client_id": client_id, "protocol": proto}
         if mqtt_version != 5:
@@ -353,13 +380,16 @@ class Checker:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
         if not reason.is_failure:
-            client.subscribe(self.topic, qos=1)
+            client.subscribe([(self.alert_topic, 1), (self.topic, 1)])
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         content_type = None
         if self.mqtt_version == 5:
             content_type = getattr(msg.properties, "ContentType", "") if msg.properties else ""
         payload = msg.payload
+        if msg.topic.endswith("/alerts"):
+            self.ledger.alert(payload)
+            return
         if msg.topic.endswith("/deflate"):
             self.ledger.deflated_messages += 1
             try:

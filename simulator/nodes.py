@@ -20,7 +20,6 @@ a step (reboot command, watchdog, deep sleep) boots a new Node as main.py would.
 from __future__ import annotations
 
 import heapq
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,14 +31,15 @@ from drivers import registry
 from edge import payload, vocab
 from edge.clock import VirtualClock
 from firmware.app import Node as FirmwareApp
-from firmware.config import Config, load_board
+from firmware.config import Config
 from gateway import lorawan
 from simulator.devices import emulator_class
 from simulator.devices.pins import PASSAGE_IN, PASSAGE_OUT
 from simulator.environment import World
 from simulator.modem.e5 import LoRaE5Emulator
 from simulator.node_hal import NodeReset, VirtualHAL
-from simulator.scenario import FAULT_MODE, Scenario
+from simulator.physics.world import UseCaseWorld
+from simulator.scenario import FAULT_MODE, Scenario, firmware_config
 from simulator.scenario import Node as NodeSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ class Wiring:
     world: World
     sf: dict[str, int]  # spreading factor per node, from the radio model
     workdir: Path
-    on_reading: Callable[[str, int, int, dict[str, float]], None]
+    on_reading: Callable[..., None]  # (node, seq, t, values), and True after them for an event reading
     on_frame: Callable[[str, bytes, int, int, int, list[int], int], None]  # ..., seqs, TXPower index
     on_lost: Callable[[str, list[int], str], None]
 
@@ -93,6 +93,10 @@ class FirmwareNode:
                 else:
                     self.hal.i2c("0").attach(emu)
                 self.emulators[s] = emu
+        self.physics = fleet.world.for_node(spec)  # river, container, daylight, van: set on a grid of their own
+        if self.physics is not None:
+            self.physics.setup(self.emulators)
+            self.physics.apply(self.emulators, float(sc.start_unix))
         self.powered = True
         self.app: FirmwareApp | None = None
         self.boots = 0
@@ -100,19 +104,7 @@ class FirmwareNode:
         self._planned_index = 0
 
     def _config(self) -> Config:
-        lw = {"dev_eui": self.spec.dev_eui, "join_eui": self.spec.join_eui, "app_key": self.spec.app_key,
-              "dr": 12 - self.w.sf[self.name]}  # fmt: skip
-        sensors: list[dict[str, Any]] = []
-        for s in self.spec.sensors:
-            entry: dict[str, Any] = {"type": s}
-            if registry.bus(s) == "uart":
-                entry["uart"] = "pm"
-            elif registry.bus(s) == "i2c":
-                entry["i2c"] = "0"
-            sensors.append(entry)
-        data = {"node_id": self.name, "board": self.spec.board, "lorawan": lw, "interval_s": self.spec.interval_s,
-                "sensors": sensors, "datalog": {"dir": self.data_dir}}  # fmt: skip
-        return Config(json.loads(json.dumps(data)), load_board(self.spec.board, str(ROOT / "hw")))
+        return firmware_config(self.spec, self.data_dir, 12 - self.w.sf[self.name])
 
     # ---------------------------------------------------------------- the physical world
 
@@ -125,6 +117,9 @@ class FirmwareNode:
         end_ms = (end_unix - sc.start_unix) * 1000
         truth = self.w.world.sample(self.spec, end_unix - iv / 2, iv)
         self.fleet.at(start_ms, partial(self._set_values, truth), self)
+        if self.physics is not None:
+            for t in self.physics.times(max(sc.start_unix, end_unix - iv), end_unix):
+                self.fleet.at(int((t - sc.start_unix) * 1000), partial(self.physics.apply, self.emulators, t), self)
         rng = random.Random("%d:pass:%s:%d" % (sc.seed, self.name, end_unix))
         span = max(1, end_ms - start_ms - 2000)  # passages end before the interval's count is read
         if "pulse_counter" in self.spec.sensors:
@@ -179,13 +174,19 @@ class FirmwareNode:
             except NodeReset:
                 self.boot()
                 wait = 0
+            ev = app.pending_event  # an event reading, made between two interval readings
+            if ev is not None and ev.get("seq") is not None and ev["seq"] > self.last_seq:
+                self._logged(ev, True)
             r = app.last_reading
             if r is not None and r.get("seq") is not None and r["seq"] > self.last_seq:
-                self.last_seq = int(r["seq"])
-                values = {q: float(v) for q, v in r.items() if q in vocab.BY_NAME}
-                self.w.on_reading(self.name, self.last_seq, int(r["t"]) - self.clock.offset_s, values)
+                self._logged(r)
             due = self.clock.monotonic_ms() + wait
         return due
+
+    def _logged(self, r: dict[str, Any], *event: bool) -> None:
+        self.last_seq = int(r["seq"])
+        values = {q: float(v) for q, v in r.items() if q in vocab.BY_NAME}
+        self.w.on_reading(self.name, self.last_seq, int(r["t"]) - self.clock.offset_s, values, *event)
 
     def _radio(self, modem: LoRaE5Emulator, phy: bytes, freq_hz: int, dr: int, start_ms: int, airtime_ms: int) -> None:
         """The modem sent a frame: find the readings it carries, hand it to the radio model."""
@@ -236,6 +237,7 @@ class Fleet:
 
     def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Wiring) -> None:
         self.clock = clock
+        self.world = UseCaseWorld(sc)
         self._heap: list[_Entry] = []
         self._held: list[_Entry] = []
         self._held_tick = (0, 0)  # (start, end) ms of the tick whose deferred part is pending

@@ -156,6 +156,46 @@ def _charts(
     return charts
 
 
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    cells = lambda tag, row: "".join("<%s>%s</%s>" % (tag, html.escape(str(c)), tag) for c in row)  # noqa: E731
+    return "<table><tr>%s</tr>%s</table>" % (cells("th", head), "".join("<tr>%s</tr>" % cells("td", r) for r in rows))
+
+
+def _stats_row(label: str, st: dict[str, Any]) -> list[Any]:
+    return [label, st.get("n"), st.get("p50"), st.get("p95"), st.get("p99"), st.get("max")]
+
+
+def use_cases_html(uc: dict[str, Any]) -> str:
+    """The use-case verdict (simulator/usecases.py): event latency, batch uplinks, alerts, positions."""
+    out = ["<h2>Use cases: %s</h2>" % ("PASS" if uc.get("ok") else "FAIL")]
+    ev = uc.get("events")
+    if ev:
+        counts = (ev["event_readings"], ev["event_readings_delivered"], ev["crossings"], len(ev["missed"]))
+        text = "<p>Event uplinks: %d event readings, %d at the platform; %d crossings in the world, %d missed."
+        out.append(text % counts + " Latency from the crossing in the world to the platform, virtual seconds:</p>")
+        head = ["", "n", "p50", "p95", "p99", "max"]
+        out.append(_table(head, [_stats_row("level crossings (above)", ev["latency_s"]),
+                                 _stats_row("rise rate (over 5-10 min)", ev["rise_latency_s"])]))  # fmt: skip
+    batch = uc.get("batch")
+    if batch:
+        rows = [[k.replace("_", " "), b["nodes"], b["readings"], b["delivered"], b["share"], b["latency_s"]["p50"],
+                 b["latency_s"]["p95"], b["latency_s"]["p99"]] for k, b in batch.items()]  # fmt: skip
+        out.append("<p>Batch (interval) uplinks of the same kind of node with and without event rules:</p>")
+        out.append(_table(["", "nodes", "readings", "delivered", "share", "p50 s", "p95 s", "p99 s"], rows))
+    for name, a in uc.get("alerts", {}).items():
+        out.append("<p>Alert <b>%s</b> (limit %s): raised for %s (expected %s), cleared for %s (expected %s): %s</p>"
+                   % (html.escape(name), a["limit"], ", ".join(a["raised"]) or "none",
+                      ", ".join(a["expected_raised"]) or "none", ", ".join(a["cleared"]) or "none",
+                      ", ".join(a["expected_cleared"]) or "none", "ok" if a["ok"] else "MISMATCH"))  # fmt: skip
+    mob = uc.get("mobile")
+    if mob:
+        keys = ("readings", "fix_at_reading", "with_position", "position_without_fix", "no_position_with_fix",
+                "wrong_position")  # fmt: skip
+        out.append("<p>Mobile readings against the van's GNSS fix at their time:</p>")
+        out.append(_table([k.replace("_", " ") for k in keys], [[mob[k] for k in keys]]))
+    return "".join(out)
+
+
 def render_html(
     summary: dict[str, Any],
     samples: list[Sample],
@@ -176,6 +216,8 @@ def render_html(
     )
     verdict = "PASS" if summary.get("lost_unexplained") == 0 and summary.get("ok", True) else "FAIL"
     body = "".join("<h2>%s</h2>%s" % (html.escape(t), c) for t, c in charts)
+    if summary.get("use_cases"):
+        body = use_cases_html(summary["use_cases"]) + body
     if summary.get("time_mismatch"):
         body = (
             "<p><b>%d of the unexplained readings arrived with all their values but under another measurement "

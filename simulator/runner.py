@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import VirtualClock
-from simulator import report
+from simulator import report, usecases
 from simulator.agent import AgentProcess, WiringMissing
 from simulator.airstats import AirStats
 from simulator.broker import Backhaul, Broker
 from simulator.checker import Checker, Ledger
 from simulator.concentrator import Concentrator
 from simulator.environment import World
+from simulator.physics.world import UseCaseWorld
 from simulator.radio import Frame, RadioChannel
 from simulator.scenario import Scenario
 
@@ -146,8 +147,8 @@ class Runner:
     def _now_us(self) -> int:
         return self.clock.monotonic_ms() * 1000
 
-    def _on_reading(self, node: str, seq: int, t: int, values: dict[str, float]) -> None:
-        self.ledger.generated(node, seq, t, values)
+    def _on_reading(self, node: str, seq: int, t: int, values: dict[str, float], event: bool = False) -> None:
+        self.ledger.generated(node, seq, t, values, event)
 
     def _on_frame(
         self, node: str, phy: bytes, freq_hz: int, sf: int, start_ms: int, seqs: list[int], tx_power: int = 0
@@ -517,6 +518,10 @@ class Runner:
             "radio": self.airstats.summary(self.clock.monotonic_ms() / 1000, self.ledger.latencies()),
         }
         s["ok"] = s["lost_unexplained"] == 0 and s["wrong_values"] == 0 and s["malformed_messages"] == 0
+        uc = usecases.verdict(self.sc, self.ledger, UseCaseWorld(self.sc))
+        if len(uc) > 1:  # events, alerts or mobile readings to judge (simulator/usecases.py)
+            s["use_cases"] = uc
+            s["ok"] = s["ok"] and uc["ok"]
         return s
 
 

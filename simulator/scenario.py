@@ -8,6 +8,8 @@ Each default lives here once, in the dataclass field that carries it.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import random
 import re
@@ -18,10 +20,13 @@ from typing import Any
 
 from drivers.registry import CHIPS
 from edge import lora
+from firmware.config import Config, ConfigError, load_board
 from gateway.lorawan import maccmd
 from simulator.devices import emulator_class
+from simulator.physics.settings import City, Containers, Light, River, Route, WorldSettings
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
+HW_DIR = Path(__file__).parents[1] / "hw"
 
 # Sensor kinds a node can carry: the chip registry (drivers/registry.py), plus the percentile
 # levels the firmware's noise histogram adds to every noise reading.
@@ -67,6 +72,10 @@ class Node:
     rtc_offset_s: int = 0  # the node's RTC minus true time at power-up
     join_eui: str = "0000000000000000"  # OTAA (the LoRa-E5 modem joins by OTAA)
     app_key: str = "00000000000000000000000000000000"
+    # per sensor type, extra keys of its firmware config entry (echoes, reject_m, fill, water)
+    sensor_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, Any] | None = None  # the firmware's events section (docs/firmware.md "Events")
+    under_lamp: bool = False  # a light sensor under a street lamp (simulator/physics/light.py)
 
     def quantities(self) -> tuple[str, ...]:
         out: list[str] = []
@@ -155,12 +164,32 @@ class Scenario:
     faults: tuple[Fault, ...]
     pacing: Pacing
     mqtt_version: int = 5  # 5 or 3 (3.1.1); the embedded broker speaks only 3.1.1
+    world: WorldSettings = field(default_factory=WorldSettings)  # use-case physics
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+
+def firmware_config(node: Node, data_dir: str, dr: int) -> Config:
+    """The firmware configuration a simulated node runs with (ConfigError when it is invalid)."""
+    lw = {"dev_eui": node.dev_eui, "join_eui": node.join_eui, "app_key": node.app_key, "dr": dr}
+    sensors: list[dict[str, Any]] = []
+    for s in node.sensors:
+        entry: dict[str, Any] = {"type": s}
+        if CHIPS[s][2] == "uart":
+            entry["uart"] = "pm"
+        elif CHIPS[s][2] == "i2c":
+            entry["i2c"] = "0"
+        entry.update(node.sensor_settings.get(s, {}))
+        sensors.append(entry)
+    data: dict[str, Any] = {"node_id": node.name, "board": node.board, "lorawan": lw, "interval_s": node.interval_s,
+                            "sensors": sensors, "datalog": {"dir": data_dir}}  # fmt: skip
+    if node.events is not None:
+        data["events"] = node.events
+    return Config(json.loads(json.dumps(data)), load_board(node.board, str(HW_DIR)))
 
 
 def sensor_fault_modes(sensor: str) -> tuple[str, ...]:
@@ -256,6 +285,15 @@ class _Table:
             raise ScenarioError(self.path(name), "expected [x, y] in metres, got %r" % (v,), "write %s = [0, 0]" % name)
         return float(v[0]), float(v[1])
 
+    def rows(self, name: str, width: int, default: tuple[tuple[float, ...], ...], least: int = 0) -> Any:
+        """At least `least` lists of `width` numbers, as tuples of floats."""
+        v = self.raw(name, [list(r) for r in default])
+        ok = isinstance(v, list) and len(v) >= least
+        if not ok or any(not isinstance(p, list) or len(p) != width or not all(_is_number(c) for c in p) for p in v):
+            fix = "write %s = [[%s], ...]" % (name, ", ".join(["0"] * width))
+            raise ScenarioError(self.path(name), "expected %d+ lists of %d numbers (metres)" % (least, width), fix)
+        return tuple(tuple(float(c) for c in p) for p in v)
+
     def table(self, name: str) -> _Table:
         return _Table(self.raw(name, {}), self.path(name))
 
@@ -272,13 +310,23 @@ class _Table:
             raise ScenarioError(self.path(extra[0]), "unknown key", "remove it or use one of: %s" % known)
 
 
-def _dataclass_from(table: _Table, cls: Any) -> Any:
-    """Numbers of a flat settings table, defaults from the dataclass."""
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _dataclass_from(table: _Table, cls: Any, skip: tuple[str, ...] = ()) -> Any:
+    """Numbers of a flat settings table, defaults from the dataclass (fields ending in _s: durations).
+
+    skip: fields the caller reads itself (they keep their defaults here)."""
     defaults = cls()
     values: dict[str, Any] = {}
     for name in cls.__dataclass_fields__:
         d = getattr(defaults, name)
-        if isinstance(d, int) and not isinstance(d, bool):
+        if name in skip:
+            values[name] = d
+        elif name.endswith("_s"):
+            values[name] = table.duration(name, d)
+        elif isinstance(d, int) and not isinstance(d, bool):
             values[name] = table.integer(name, d, lo=0)
         else:
             values[name] = table.num(name, d, lo=0)
@@ -335,6 +383,10 @@ def _nodes(root: _Table, seed: int) -> tuple[Node, ...]:
             raise ScenarioError(g.path("sf"), "%r" % (sf_raw,), 'use 7..12 or "auto"')
         tx_power = g.num("tx_power_dbm", 14.0, lo=-10, hi=16)
         rtc = g.text("rtc", "unsynchronised", choices=("unsynchronised", "synchronised"))
+        settings, events = _node_settings(g, sensors_raw)
+        under_lamp = g.raw("under_lamp", False)
+        if not isinstance(under_lamp, bool):
+            raise ScenarioError(g.path("under_lamp"), "expected true or false", "write under_lamp = true")
         for i, (x, y) in enumerate(_positions(g, name, count, seed)):
             nname = name if count == 1 else "%s-%d" % (name, i + 1)
             if nname in names:
@@ -361,10 +413,67 @@ def _nodes(root: _Table, seed: int) -> tuple[Node, ...]:
                     ),
                     join_eui=_key_hex(seed, "join", 16),
                     app_key=_key_hex(seed, nname + ":appkey", 32),
+                    sensor_settings=settings,
+                    events=events,
+                    under_lamp=under_lamp,
                 )
             )
+        _check_firmware(g, nodes[-1])
         g.done()
     return tuple(nodes)
+
+
+def _node_settings(g: _Table, sensors: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """[nodes.settings.<sensor>] (extra keys of that sensor's firmware entry) and [nodes.events]."""
+    settings = g.table("settings")
+    for sensor, keys in settings.data.items():
+        if sensor not in sensors:
+            raise ScenarioError(
+                settings.path(sensor), "not a sensor of this group", "use one of: %s" % ", ".join(sensors)
+            )
+        if not isinstance(keys, dict):
+            raise ScenarioError(settings.path(sensor), "expected a table", "write [nodes.settings.%s]" % sensor)
+        settings.used.add(sensor)
+    events = g.raw("events")
+    if events is not None and not isinstance(events, dict):
+        raise ScenarioError(g.path("events"), "expected a table", "write [nodes.events] with watch_s and rules")
+    return dict(settings.data), events
+
+
+def _check_firmware(g: _Table, node: Node) -> None:
+    """The firmware's own validation of a group's configuration (derived values, events)."""
+    try:
+        firmware_config(node, "/data", 12 - (node.sf or 7))
+    except ConfigError as e:
+        key = g.path("settings") if any(p.startswith("sensors") for p in e.problems) else g.path("events")
+        raise ScenarioError(key, "; ".join(e.problems), "see docs/firmware.md (derived values, events)") from None
+
+
+def _world(root: _Table, nodes: tuple[Node, ...]) -> WorldSettings:
+    """[city], [river], [containers], [light], [route]: the use-case physics."""
+    city_t = root.table("city")
+    city = City(latitude=city_t.num("latitude", City.latitude, lo=-85, hi=85),
+                longitude=city_t.num("longitude", City.longitude, lo=-180, hi=180))  # fmt: skip
+    city_t.done()
+    cont_t = root.table("containers")
+    fills = [n.name for n in nodes if any("fill" in keys for keys in n.sensor_settings.values())]
+    names = cont_t.raw("route", fills)  # default: every container, in scenario order
+    if not isinstance(names, list) or any(r not in {n.name for n in nodes} for r in names):
+        raise ScenarioError(cont_t.path("route"), "expected node names", 'write route = ["bin-1", "bin-2"]')
+    containers = dataclasses.replace(_dataclass_from(cont_t, Containers, skip=("route",)), route=tuple(names))
+    route_t = root.table("route")
+    points, canyons = route_t.rows("waypoints", 2, Route.waypoints, 2), route_t.rows("canyons", 4, Route.canyons)
+    route = dataclasses.replace(_dataclass_from(route_t, Route, ("waypoints", "canyons")), waypoints=points,
+                                canyons=canyons)  # fmt: skip
+    if route.speed_kmh <= 0:
+        raise ScenarioError(route_t.path("speed_kmh"), "must be > 0", "use a street speed, e.g. 25")
+    for key in ("containers.rate_spread", "containers.day_spread", "route.fix_loss_in_canyon"):
+        if getattr(containers if key[0] == "c" else route, key.split(".")[1]) > 1:
+            raise ScenarioError(key, "above 1", "use a share 0..1")
+    if containers.start_min_pct > containers.start_max_pct or containers.start_max_pct > 100:
+        raise ScenarioError("containers.start_max_pct", "below start_min_pct or above 100", "use 0..100, min <= max")
+    river, light = _dataclass_from(root.table("river"), River), _dataclass_from(root.table("light"), Light)
+    return WorldSettings(city=city, river=river, containers=containers, light=light, route=route)
 
 
 def _concentrators(root: _Table) -> tuple[Concentrator, ...]:
@@ -482,6 +591,7 @@ def parse(data: dict[str, Any], default_name: str = "scenario") -> Scenario:
         faults=_faults(root, nodes, duration),
         pacing=_dataclass_from(root.table("pacing"), Pacing),
         mqtt_version=mqtt,
+        world=_world(root, nodes),
     )
     if sc.radio.loss_probability > 1:
         raise ScenarioError("radio.loss_probability", "above 1", "use a probability 0..1")

@@ -70,8 +70,8 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
         clock = VirtualClock(unix_start=sc.start_unix)
         sink: list[list[tuple[int, int, tuple[Any, ...]]]] = [[]]  # what the nodes do goes to their tick
 
-        def on_reading(node: str, seq: int, t: int, values: dict[str, float]) -> None:
-            sink[0].append((clock.monotonic_ms(), _READING, (node, seq, t, values)))
+        def on_reading(node: str, seq: int, t: int, values: dict[str, float], *event: bool) -> None:
+            sink[0].append((clock.monotonic_ms(), _READING, (node, seq, t, values, *event)))
 
         def on_frame(node: str, phy: bytes, freq_hz: int, sf_: int, start_ms: int, seqs: list[int], tx: int) -> None:
             sink[0].append((start_ms, _FRAME, (node, phy, freq_hz, sf_, start_ms, seqs, tx)))

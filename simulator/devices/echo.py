@@ -21,6 +21,10 @@ class EchoEmulator(UARTEmulator):
         self._last = self.now()
         self._since_frame = 0
 
+    def reseed(self, seed):
+        """Start the echo physics' random sequence from seed (one per sensor in a simulation)."""
+        self._rng = seed & 0x7FFFFFFF
+
     def _uniform(self):
         self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
         return ((self._rng >> 8) & 0xFFFF) / 65536.0

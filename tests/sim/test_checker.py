@@ -160,3 +160,38 @@ def test_reading_lost_before_flash_but_already_on_air_counts_as_delivered():
     v = led.verdict()
     assert (v.generated, v.delivered_unique, v.unexpected_values, v.lost_unexplained) == (4, 3, 0, 0)
     assert v.explained == {"node_power_loss_before_logging": 1}
+
+
+def test_event_readings_are_expected_and_dated_at_their_arrival():
+    now = [5000.0]
+    led = Ledger({"a": EUI_A}, now=lambda: now[0])
+    led.generated("a", 1, 1000, {"water_level": 1.25, "distance": 2.75})
+    led.generated("a", 2, 1017, {"water_level": 1.31, "distance": 2.69}, event=True)  # between intervals
+    now[0] = 1030.0
+    led.arrived(pack(EUI_A, 1017, [(0, "water_level", "m", 1.31), (0, "distance", "m", 2.69)]))
+    led.arrived(pack(EUI_A, 1017, [(0, "water_level", "m", 1.31)]))  # a repeat of the confirmed uplink
+    v = led.verdict()
+    assert led.events == {("a", 2)} and led.arrived_at == {("a", 2): 1030.0}
+    assert (v.generated, v.delivered_unique, v.unexpected_values, v.duplicates) == (2, 1, 0, 1)
+    assert v.lost_unexplained == 1  # the interval reading never came
+
+
+def test_alerts_are_kept_with_their_arrival_and_malformed_ones_counted(tmp_path):
+    with Broker(prefer="mosquitto", workdir=tmp_path) as broker:
+        led = Ledger({"a": EUI_A}, now=lambda: 777.0)
+        checker = Checker(led, broker.port, "edge", client_id="chk-alerts")
+        checker.start()
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        doc = b'{"alert":"flood_level","state":"raised","at":1,"device":"%s","message":"m"}' % EUI_A.encode()
+        pub.publish("edge/gw1/alerts", doc, qos=1).wait_for_publish(5)
+        pub.publish("edge/gw1/alerts", b"[1, 2", qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while len(led.alerts) + led.malformed < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        checker.stop()
+        pub.loop_stop()
+        assert led.alerts == [{"alert": "flood_level", "state": "raised", "at": 1, "device": EUI_A, "message": "m",
+                               "received_at": 777.0}]  # fmt: skip
+        assert led.malformed == 1 and led.messages == 0

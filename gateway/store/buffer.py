@@ -376,7 +376,7 @@ class ReadingBuffer:
             staged, count = self._stage.take(max_readings)
             rows = [StoredRow(token, s.dev_eui, s.rx, s.readings) for token, s in staged]
             try:
-                if count < max_readings:
+                if count < max_readings and self._next_id - 1 > self._high:  # rows written since the last claim
                     count, _ = self._take(db, self._high, None, rows, count, max_readings)
                 live = len(rows)
                 if count < max_readings and self._scan < self._high:

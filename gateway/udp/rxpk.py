@@ -11,6 +11,7 @@ import binascii
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from edge import lora
@@ -52,6 +53,12 @@ class RxPacket:
 
 def _lora_datr(datr: str) -> tuple[int, int]:
     """(SF, bandwidth Hz) of a LoRa datr, (0, 0) when it is none (FSK)."""
+    # "SF12BW500" is the longest LoRa datr: longer text from the network is never cached
+    return _parse_datr(datr) if len(datr) <= 9 else (0, 0)
+
+
+@lru_cache(maxsize=64)  # a region has a handful of data rates; asked several times per uplink
+def _parse_datr(datr: str) -> tuple[int, int]:
     try:
         return lora.parse_datr(datr)
     except lora.RadioError:

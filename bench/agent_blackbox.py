@@ -76,6 +76,13 @@ def udp_drops(port: int) -> int | None:
     return None
 
 
+def user_sys_s(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of the process (all its threads)."""
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def wait_connected(data: Path, timeout: float = 20.0) -> None:
     """Until the agent's forwarder says it is connected (its status gauge in metrics.json)."""
     end = time.monotonic() + timeout
@@ -161,7 +168,7 @@ def run(args: argparse.Namespace) -> dict:
                 time.sleep(0.01)
 
         sampler = threading.Thread(target=sample)
-        cpu0 = cpu_s(agent.pid)
+        cpu0, us0 = cpu_s(agent.pid), user_sys_s(agent.pid)
         t_start = time.monotonic()
         sampler.start()
         sent = sender.send(grams, args.rate / args.per_datagram)
@@ -169,6 +176,7 @@ def run(args: argparse.Namespace) -> dict:
         sending.clear()
         sampler.join()
         cpu = cpu_s(agent.pid) - cpu0
+        sys_s = user_sys_s(agent.pid)[1] - us0[1]
         final_up, final_fw = samples[-1][1], samples[-1][2]
         t_up = next(t for t, n, _ in samples if n == final_up)
         t_fw = next(t for t, _, n in samples if n == final_fw)
@@ -196,6 +204,10 @@ def run(args: argparse.Namespace) -> dict:
                 _, err = agent.communicate()
         broker.stop()
     c = counters(data)
+    try:
+        batches = json.loads((data / METRICS_FILE).read_text())["gauges"]["forwarder"]["published_batches"]
+    except (OSError, ValueError, KeyError):
+        batches = None
     shutil.rmtree(tmp, ignore_errors=True)
     if agent.returncode != 0:
         print(err.decode()[-2000:], file=sys.stderr)
@@ -209,6 +221,7 @@ def run(args: argparse.Namespace) -> dict:
         "committed_per_s": round(final_up / max(1e-9, t_up - t_start)),
         "forwarded_readings": c.get("forwarded_readings", 0),
         "forwarded_per_s": round(final_fw / max(1e-9, t_fw - t_start)),
+        "published_batches": batches,
         "subscriber_readings": got_readings,
         "subscriber_values": got_values,
         "kernel_drops": drops,
@@ -216,6 +229,7 @@ def run(args: argparse.Namespace) -> dict:
         "readings_written": c.get("stored_readings", 0) - c.get("forwarded_readings", 0),
         "agent_cpu_us_per_uplink": round(1e6 * cpu / max(1, committed), 1),
         "agent_cpu_s": round(cpu, 2),
+        "agent_system_cpu_s": round(sys_s, 2),  # in the kernel: sockets, select, futexes, fsync
         "cpu_s_per_thread": threads,
         "peak_rss_mb": round(rss / 1024, 1),
         "agent_exit": agent.returncode,

@@ -81,9 +81,10 @@ class Metrics:
         return out
 
     def put(self, name: str, value: int) -> None:
-        """Set a counter that is a level rather than a sum (backlog_readings); never also inc'ed."""
+        """Set a counter to value (a level such as backlog_readings, or a reset): what the
+        threads counted so far is taken off the base, later counts add to it."""
         with self._lock:
-            self._counters[name] = value
+            self._counters[name] = value - sum(c.get(name, 0) for c in list(self._by_thread.values()))
 
     def set(self, name: str, value: Any) -> None:
         """A gauge: a value that is replaced, not added (backlog size, per-gateway stat)."""

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import binascii
 import math
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge import lora
 from gateway.udp.errors import BadBase64, BadField
@@ -26,8 +25,10 @@ LSNR_DB = (-50.0, 50.0)
 FREQ_MHZ = (100.0, 3000.0)  # sub-GHz and 2.4 GHz LoRa concentrators
 
 
-@dataclass(frozen=True)
-class RxPacket:
+class RxPacket(NamedTuple):
+    """Immutable; a named tuple rather than a frozen dataclass, whose __init__ costs about a
+    microsecond more per rxpk (one setattr call per field)."""
+
     tmst: int
     freq_hz: int
     crc_status: int

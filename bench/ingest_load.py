@@ -117,7 +117,55 @@ def task_cpu_s(pid: int, tid: str) -> float:
     return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
-def run_rate(rate: int, seconds: float, devices: int, core: int | None, profile: Path | None) -> dict:
+def start_py_spy(pid: int, out: Path, core: int | None) -> subprocess.Popen:
+    """py-spy sampling every thread of pid (not pausing it) into a collapsed-stack file, on `core`."""
+    cmd = ["py-spy", "record", "--pid", str(pid), "--threads", "--format", "raw", "--rate", "250",
+           "--nonblocking", "--gil", "--output", str(out)]  # fmt: skip
+    if core is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", str(core)] + cmd
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
+
+
+def py_spy_top(path: Path, n: int = 25) -> str:
+    """Share of the samples by thread, by function (self) and by function (self and callees)."""
+    threads: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    all_ = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        k = int(count)
+        all_ += k
+        frames = stack.split(";")
+        thread = next((f for f in frames if f.startswith("thread ")), "?")
+        threads[thread] = threads.get(thread, 0) + k
+        code = [f for f in frames if not f.startswith(("thread ", "process "))]
+        if code:
+            own[code[-1]] = own.get(code[-1], 0) + k
+        for f in set(code):
+            total[f] = total.get(f, 0) + k
+    out = ["%d samples (threads idle in a wait are not sampled)" % all_, "", "| thread | share |", "|---|---:|"]
+    out += ["| %s | %.1f %% |" % (t, 100 * c / all_) for t, c in sorted(threads.items(), key=lambda x: -x[1])]
+    for title, table in (("self", own), ("self and callees", total)):
+        out += ["", "| function (%s) | share |" % title, "|---|---:|"]
+        out += ["| %s | %.1f %% |" % (f, 100 * c / all_) for f, c in sorted(table.items(), key=lambda x: -x[1])[:n]]
+    return "\n".join(out)
+
+
+def run_rate(
+    rate: int, seconds: float, devices: int, core: int | None, profile: Path | None, spy_out: Path | None = None
+) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     try:
         port = free_port()
@@ -146,6 +194,7 @@ def run_rate(rate: int, seconds: float, devices: int, core: int | None, profile:
                     time.sleep(0.01)
 
             sampler = threading.Thread(target=sample)
+            spy = start_py_spy(agent.pid, spy_out, os.sched_getaffinity(0).pop()) if spy_out is not None else None
             cpu0 = cpu_s(agent.pid)
             t_start = time.monotonic()
             sampler.start()
@@ -158,6 +207,8 @@ def run_rate(rate: int, seconds: float, devices: int, core: int | None, profile:
             rss = peak_rss_kb(agent.pid)
             cpu = cpu_s(agent.pid) - cpu0
             threads = sorted((task_cpu_s(agent.pid, t) for t in os.listdir("/proc/%d/task" % agent.pid)), reverse=True)
+            if spy is not None:
+                stop_py_spy(spy)
             sender.close()
         finally:
             agent.send_signal(signal.SIGTERM)
@@ -267,6 +318,7 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=1000)
     ap.add_argument("--core", type=int, default=1, help="CPU the agent is pinned to (-1: not pinned)")
     ap.add_argument("--profile", action="store_true", help="cProfile the agent at the last rate")
+    ap.add_argument("--py-spy", default="", help="py-spy every agent thread at the last rate, into this file")
     args = ap.parse_args()
     core = None if args.core < 0 else args.core
     if core is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
@@ -276,7 +328,8 @@ def main() -> int:
     rows = []
     for i, rate in enumerate(rates):
         prof = Path(tempfile.gettempdir()) / "edge-agent.prof" if args.profile and i == len(rates) - 1 else None
-        r = run_rate(rate, args.seconds, args.devices, core, prof)
+        spy = Path(args.py_spy) if args.py_spy and i == len(rates) - 1 else None
+        r = run_rate(rate, args.seconds, args.devices, core, prof, spy)
         rows.append(r)
         print(json.dumps(r))
     print()
@@ -296,6 +349,9 @@ def main() -> int:
     for name, us in stages:
         print("| %s | %.1f |" % (name, us))
     print("| sum of stages | %.1f |" % sum(us for _, us in stages))
+    if args.py_spy:
+        print()
+        print(py_spy_top(Path(args.py_spy)))
     if args.profile:
         import pstats
 

@@ -50,15 +50,20 @@ def register(data_dir: Path, devices: list[Device]) -> None:
     reg.close()
 
 
-def frames(devices: list[Device], per_device: int) -> list[bytes]:
-    """Uplinks in round-robin device order; frame k of a device has FCnt k and reading seq k+1."""
+QUANTITIES = ("pm2_5", "pm10", "temperature", "humidity", "laeq", "count_in")
+
+
+def frames(devices: list[Device], per_device: int, quantities: int = len(QUANTITIES)) -> list[bytes]:
+    """Uplinks in round-robin device order; frame k of a device has FCnt k and reading seq k+1,
+    with the first `quantities` of QUANTITIES."""
     out = []
+    keep = QUANTITIES[:quantities]
     for k in range(per_device):
         for i, d in enumerate(devices):
             w = (k * 7 + i) % 50  # values that move, as real ones do (constant ones raise stuck-value alerts)
-            reading = {"seq": k + 1, "t": T0 + 300 * k, "pm2_5": 8.0 + w / 10, "pm10": 15.0 + w / 5,
-                       "temperature": 15.0 + w / 4, "humidity": 40.0 + w / 2, "laeq": 50.0 + w / 5,
-                       "count_in": w}  # fmt: skip
+            values = {"pm2_5": 8.0 + w / 10, "pm10": 15.0 + w / 5, "temperature": 15.0 + w / 4,
+                      "humidity": 40.0 + w / 2, "laeq": 50.0 + w / 5, "count_in": w}  # fmt: skip
+            reading = {"seq": k + 1, "t": T0 + 300 * k, **{q: values[q] for q in keep}}
             out.append(
                 lorawan.build_data_frame(
                     nwkskey=d.nwkskey,

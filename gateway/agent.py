@@ -92,6 +92,8 @@ class Agent:
 
         for service in build_services(cfg, self.buffer, self.metrics):
             self.add_service(service)
+            if hasattr(service, "observe_uplinks"):  # the health service checks the values of safe readings
+                self.ingest.observe_delivered = service.observe_uplinks
         self._stop = threading.Event()
         self._ratelog = RateLimitedLog(log)
 

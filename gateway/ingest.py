@@ -99,6 +99,9 @@ class Ingest:
         self._recent_order: deque[tuple[float, bytes]] = deque()
         self._ratelog = RateLimitedLog(log)
         self.netmac = NetworkMAC(cfg.lorawan, metrics)
+        # value checks of readings the broker took before their commit (committed ones reach them
+        # through the buffer's listener): one call per batch, (RSSI, SNR, readings) per uplink
+        self.observe_delivered: Callable[[list[tuple[float, float, list[Reading]]]], None] | None = None
         scheduler.content = self._backfill_content
         scheduler.content_due = backfill.due
 
@@ -317,6 +320,8 @@ class Ingest:
         done = self.pending.delivered()
         if done:
             self._count(done, now_mono)
+            if self.observe_delivered is not None:
+                self.observe_delivered([(p.rx.rssi, p.rx.snr, p.readings) for p in done if p.readings])
         self.pending.seal_due(now_mono)
         horizon = now_mono - self.dedup_s
         order, recent = self._recent_order, self._recent

@@ -1,8 +1,10 @@
 """The agent's counters, persisted to a small JSON file so `edge gateway status` in another process
 can read them (and so they survive a restart: the agent loads the file when it starts).
 
-One `Metrics` object per agent, passed to whoever counts (no global). Thread-safe: the
-forwarder thread counts into the same object. `save()` writes the file atomically (temp file,
+One `Metrics` object per agent, passed to whoever counts (no global). Thread-safe without a
+lock per count: each thread adds into a dict of its own (only it writes there, so no count is
+lost between threads), and readers sum the threads' dicts; levels, gauges and the thread table
+itself change under a lock. `save()` writes the file atomically (temp file,
 fsync, rename), so neither a reader nor a power cut leaves half a file (a cut may keep the older
 one: the directory is not synced, to keep the ingest thread off a second fsync); the
 agent calls it after every group commit (at most every `min_interval_s`) and at shutdown. A write
@@ -21,6 +23,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from threading import get_ident
 from typing import Any
 
 log = logging.getLogger("gateway.metrics")
@@ -46,7 +49,8 @@ class Metrics:
     def __init__(self, path: Path | None = None, min_interval_s: float = 0.5) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._counters: dict[str, int] = dict.fromkeys(STATUS_COUNTERS, 0)
+        self._counters: dict[str, int] = dict.fromkeys(STATUS_COUNTERS, 0)  # loaded and put values
+        self._by_thread: dict[int, dict[str, int]] = {}  # thread id -> what that thread counted
         self._gauges: dict[str, Any] = {}
         self._min_interval = min_interval_s
         self._saved_at = 0.0
@@ -57,13 +61,30 @@ class Metrics:
                 self._counters.update((k, v) for k, v in counters.items() if type(v) is int and v >= 0)
 
     def inc(self, name: str, n: int = 1) -> None:
+        c = self._by_thread.get(get_ident())
+        if c is None:
+            c = self._own_counts()
+        c[name] = c.get(name, 0) + n
+
+    def _own_counts(self) -> dict[str, int]:
+        """The calling thread's dict of counts (a thread started later under a dead one's id
+        carries on in its dict: only one thread with that id runs at a time)."""
         with self._lock:
-            self._counters[name] = self._counters.get(name, 0) + n
+            return self._by_thread.setdefault(get_ident(), {})
+
+    def _sums(self) -> dict[str, int]:
+        """Every counter: the loaded and put values plus each thread's counts (call under the lock)."""
+        out = dict(self._counters)
+        for counts in list(self._by_thread.values()):
+            for name, n in counts.copy().items():  # a dict copy is atomic; its owner may add meanwhile
+                out[name] = out.get(name, 0) + n
+        return out
 
     def put(self, name: str, value: int) -> None:
-        """Set a counter that is a level rather than a sum (backlog_readings)."""
+        """Set a counter to value (a level such as backlog_readings, or a reset): what the
+        threads counted so far is taken off the base, later counts add to it."""
         with self._lock:
-            self._counters[name] = value
+            self._counters[name] = value - sum(c.get(name, 0) for c in list(self._by_thread.values()))
 
     def set(self, name: str, value: Any) -> None:
         """A gauge: a value that is replaced, not added (backlog size, per-gateway stat)."""
@@ -72,7 +93,7 @@ class Metrics:
 
     def get(self, name: str) -> int:
         with self._lock:
-            return self._counters.get(name, 0)
+            return self._counters.get(name, 0) + sum(c.get(name, 0) for c in list(self._by_thread.values()))
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -80,7 +101,7 @@ class Metrics:
                 "pid": os.getpid(),
                 "started_at": self.started_at,
                 "updated_at": time.time(),
-                "counters": dict(self._counters),
+                "counters": self._sums(),
                 "gauges": dict(self._gauges),
             }
 

@@ -12,7 +12,6 @@ rate-limited to one per device and quantity per ``EVENT_HOLD_S``.
 from __future__ import annotations
 
 import json
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -80,7 +79,9 @@ class AlertEngine:
         rssi: float | None = None,
         snr: float | None = None,
     ) -> list[Alert]:
-        d = self.devices.setdefault(dev_eui, _Device())
+        d = self.devices.get(dev_eui)
+        if d is None:
+            d = self.devices[dev_eui] = _Device()
         out: list[Alert] = []
         d.last_seen = now
         if rssi is not None:
@@ -88,7 +89,7 @@ class AlertEngine:
         if d.silent:
             d.silent = False
             out += self._clear("device_silent", dev_eui, now, "device %s is sending again" % dev_eui, device=dev_eui)
-        for _, t, values in sorted(readings, key=lambda r: r[1]):
+        for _, t, values in sorted(readings, key=_time) if len(readings) > 1 else readings:
             if d.last_t is not None and t > d.last_t:
                 step = t - d.last_t
                 d.interval = step if d.interval is None else 0.8 * d.interval + 0.2 * step
@@ -107,14 +108,17 @@ class AlertEngine:
 
     def _value(self, dev: str, d: _Device, name: str, value: float, t: int, now: float) -> list[Alert]:
         out: list[Alert] = []
-        if name in vocab.BY_NAME and not vocab.in_range(name, value):
-            lo, hi = vocab.valid_range(name)
+        q = _QUANTITY.get(name)
+        if q is not None and not q[0] <= value <= q[1]:
             out += self._event(
                 "out_of_range", dev, name, now, t=t, value=value, quantity=name,
-                message="%s of %s = %s outside its physical range %s..%s" % (name, dev, value, lo, hi),
+                message="%s of %s = %s outside its physical range %s..%s" % (name, dev, value, q[0], q[1]),
             )  # fmt: skip
-        ser = d.series.setdefault(name, _Series())
-        if ser.recent and value == ser.recent[-1]:
+        ser = d.series.get(name)
+        if ser is None:
+            ser = d.series[name] = _Series()
+        recent = ser.recent
+        if recent and value == recent[-1]:
             ser.same += 1
         else:
             ser.same = 1
@@ -132,11 +136,11 @@ class AlertEngine:
         if limit is not None and t >= ser.level_t:
             ser.level_t = t
             out += self._level(dev, name, value, t, now, limit)
-        floor = 10 * vocab.resolution(name) if name in vocab.BY_NAME else 0.0
-        if len(ser.recent) >= 5 and floor and abs(value - ser.recent[-1]) > 3 * floor:
+        floor = q[2] if q is not None else 0.0
+        if len(recent) >= 5 and floor and abs(value - recent[-1]) > 3 * floor:
             # only a value far from the previous one can be a spike: the medians are for those
-            med = statistics.median(ser.recent)
-            mad = statistics.median(abs(x - med) for x in ser.recent)
+            med = _median(sorted(recent))
+            mad = _median(sorted([abs(x - med) for x in recent]))
             if abs(value - med) > max(self.s.spike_mad * mad, floor) and abs(value - med) > 3 * floor:
                 out += self._event(
                     "spike", dev, name, now, t=t, value=value, quantity=name,
@@ -223,6 +227,20 @@ class AlertEngine:
             return []
         self._held[(alert, dev, key)] = now
         return [Alert(alert, "raised", int(now), message, device=dev, **kw)]  # type: ignore[arg-type]
+
+
+# quantity -> (lowest valid, highest valid, spike floor: ten steps of its wire resolution), from edge.vocab
+_QUANTITY = {name: (*vocab.valid_range(name), 10 * vocab.resolution(name)) for name in vocab.BY_NAME}
+
+
+def _median(xs: list[float]) -> float:
+    """Median of a sorted, non-empty list (statistics.median without its type checks)."""
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def _time(reading: tuple[int, int, dict[str, float]]) -> int:
+    return reading[1]
 
 
 def _counter(name: str) -> bool:

@@ -1,7 +1,9 @@
 """The health service: metrics, alerts and the buffer's quota and age limits, in one thread.
 
-- Observes every committed reading (a buffer listener queues them; this thread evaluates them),
-  publishes alerts on {root}/{gateway_id}/alerts through the forwarder's side channel.
+- Observes every reading once it is safe: written by a commit (a buffer listener queues the
+  commit) or acknowledged by the broker before its commit (the ingest hands each such batch to
+  `observe_uplinks`). This thread evaluates the queued batches every 0.2 s and publishes alerts on
+  {root}/{gateway_id}/alerts through the forwarder's side channel.
 - Every [buffer] check_interval_s: evicts readings beyond [buffer] quota_mb and max_age_days,
   counted per device, reported as alerts.
 - Every [alerts] metrics_interval_s: publishes the metrics document (docs/platform.md) retained on
@@ -16,6 +18,7 @@ import logging
 import os
 import queue
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,7 +35,11 @@ from gateway.store.records import Reading, Uplink
 log = logging.getLogger("edge.gateway.health")
 
 COUNTER_INTERVAL_S = 1.0  # how often the agent's status counters are refreshed
-INBOX_COMMITS = 100  # group commits waiting for value checks; the thread drains them every 0.2 s
+INBOX_COMMITS = 100  # batches (commits, deliveries) waiting for value checks; drained every 0.2 s
+
+# One uplink's (or one local-sensor commit's) readings with the radio link they came over
+# (RSSI dBm, SNR dB; None for sensors on the gateway).
+Observed = tuple[float | None, float | None, Sequence[Reading]]
 
 
 def process_bytes_written() -> int | None:
@@ -60,9 +67,8 @@ class HealthService(ThreadService):
         # Commits waiting for their value checks. Bounded: the committer must never block on it, and
         # a burst the checks cannot follow skips them (counted) instead of growing memory; the
         # readings themselves are already stored and forwarded either way.
-        self._inbox: queue.Queue[tuple[float, Sequence[tuple[Uplink | None, Sequence[Reading]]]]] = queue.Queue(
-            maxsize=INBOX_COMMITS
-        )
+        self._inbox: queue.Queue[tuple[float, Sequence[Observed]]] = queue.Queue(maxsize=INBOX_COMMITS)
+        self._unchecked_lock = threading.Lock()  # the commit and the ingest thread both may count
         self.unchecked_readings = 0
         self.alerts_sent: list[Alert] = []  # the last alerts, for status and tests (bounded)
         self.last_metrics: dict[str, Any] = {}
@@ -71,10 +77,15 @@ class HealthService(ThreadService):
         buffer.add_listener(self._on_commit)
 
     def _on_commit(self, items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> None:
+        self.observe_uplinks([(None, None, rs) if u is None else (u.rssi, u.snr, rs) for u, rs in items])
+
+    def observe_uplinks(self, batch: Sequence[Observed]) -> None:
+        """Queue a batch of safe readings for the value checks (any thread; never blocks)."""
         try:
-            self._inbox.put_nowait((time.time(), items))
+            self._inbox.put_nowait((time.time(), batch))
         except queue.Full:
-            self.unchecked_readings += sum(len(readings) for _, readings in items)
+            with self._unchecked_lock:
+                self.unchecked_readings += sum(len(readings) for _, _, readings in batch)
 
     def stop(self) -> None:
         super().stop()
@@ -109,14 +120,17 @@ class HealthService(ThreadService):
                 at, items = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            for uplink, readings in items:
+            observe = self.engine.observe
+            for rssi, snr, readings in items:
+                if len(readings) == 1:  # an uplink of one reading: the common case
+                    r = readings[0]
+                    alerts += observe(r.dev_eui, [(r.seq, r.t, r.values)], at, rssi, snr)
+                    continue
                 by_dev: dict[str, list[tuple[int, int, dict[str, float]]]] = {}
                 for r in readings:
                     by_dev.setdefault(r.dev_eui, []).append((r.seq, r.t, r.values))
                 for dev, rs in by_dev.items():
-                    rssi = uplink.rssi if uplink is not None else None
-                    snr = uplink.snr if uplink is not None else None
-                    alerts += self.engine.observe(dev, rs, at, rssi, snr)
+                    alerts += observe(dev, rs, at, rssi, snr)
         self._emit(alerts)
 
     def _check_capacity(self) -> None:

@@ -215,7 +215,12 @@ class ReadingBuffer:
         see evicted_on_full), and the commit is tried once more; StoreFull if that fails too.
         """
         marks: list[int | None] = list(tokens) if tokens is not None else [None] * len(items)
-        encoded = [codec.encode_items([item]) for item in items]  # BadRecord here changes nothing
+        staged = self._stage.items  # read without the lock: a token gone now stays gone, _commit_staged decides
+        # BadRecord here changes nothing; items the broker already has are not encoded, never written
+        encoded = [
+            [] if t is not None and t not in staged else codec.encode_items([item])
+            for item, t in zip(items, marks, strict=True)
+        ]
         try:
             self._commit_staged(encoded, marks)
         except StoreFull as full:
@@ -376,7 +381,7 @@ class ReadingBuffer:
             staged, count = self._stage.take(max_readings)
             rows = [StoredRow(token, s.dev_eui, s.rx, s.readings) for token, s in staged]
             try:
-                if count < max_readings:
+                if count < max_readings and self._next_id - 1 > self._high:  # rows written since the last claim
                     count, _ = self._take(db, self._high, None, rows, count, max_readings)
                 live = len(rows)
                 if count < max_readings and self._scan < self._high:

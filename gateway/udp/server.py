@@ -31,7 +31,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.metrics import Metrics
@@ -169,7 +169,7 @@ class PacketForwarderServer:
                 m.inc("rxpk_time_ignored")
                 self._ratelog.warn("rxpk_time", "from %s: rxpk.time %.0f s off the agent's clock, not used"
                                    % (eui, rx.time_unix - now))  # fmt: skip
-                rx = replace(rx, time_unix=None)
+                rx = rx._replace(time_unix=None)
             self.on_rx(eui, rx, mono, now)
 
     def _pull_data(self, data: bytes, h: hdr.Header, addr: Any, mono: float, now: float) -> None:

@@ -2,6 +2,7 @@
 before their commit are never written to the buffer; only their frame counters are, in the
 registry's counter log, which a restarted agent reads back so old frames stay replays."""
 
+import json
 import sqlite3
 import time
 
@@ -93,3 +94,22 @@ def test_with_the_broker_away_readings_are_written_at_the_commit_deadline(setup)
     finally:
         a.stop()
         f.close()
+
+
+def test_readings_the_broker_took_before_their_commit_still_get_their_value_checks(setup):
+    cfg, broker, sub = setup
+    alerts = Subscriber(broker, "edge/+/alerts")
+    a = AgentThread(cfg)
+    f = Forwarder(a.address)
+    try:
+        humid = {"seq": 1, "t": T0 + 60, "pm2_5": 12.0, "humidity": 95.0}  # PM over-reads in humid air
+        f.push([rxpk(uplink(ADDR, 0, humid))])
+        assert a.wait("received_uplinks", 1) == 1
+        assert wait(lambda: any(json.loads(p)["alert"] == "pm_high_humidity" for _, p, _ in alerts.snapshot()), 10)
+        health = next(s for s in a.agent.services if hasattr(s, "engine"))
+        assert DEV in health.engine.devices  # the device is known to the silence check and the metrics
+    finally:
+        a.stop()
+        f.close()
+        alerts.close()
+    assert count(cfg.data_dir / BUFFER_FILE, "SELECT coalesce(max(id), 0) FROM reading") == 0  # it skipped the disk

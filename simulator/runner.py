@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import VirtualClock
-from simulator import report
+from simulator import digest, report
 from simulator.agent import AgentProcess, WiringMissing
 from simulator.airstats import AirStats
 from simulator.broker import Backhaul, Broker
@@ -140,6 +140,7 @@ class Runner:
         self.spans: list[report.Span] = []
         self._acked_recently: list[tuple[str, int]] = []
         self._next_stat_s = 0.0
+        self.sent: list[digest.FrameRecord] = []  # every frame the nodes sent, for the run's digest
 
     # ------------------------------------------------------------------ helpers
 
@@ -154,6 +155,7 @@ class Runner:
     ) -> None:
         frame = self.radio.transmit(node, phy, freq_hz, start_ms * 1000, sf, tx_power)
         frame.seqs = list(seqs)
+        self.sent.append((node, start_ms, freq_hz, sf, tx_power, bytes(phy)))
         self.books.uplinks += 1
         self.books.carried.update((node, s) for s in seqs)
 
@@ -515,6 +517,7 @@ class Runner:
             "deflated_messages": self.ledger.deflated_messages,
             "gateway_status": self.agent.status(),
             "radio": self.airstats.summary(self.clock.monotonic_ms() / 1000, self.ledger.latencies()),
+            "digest": digest.digests(self.ledger, self.sent),
         }
         s["ok"] = s["lost_unexplained"] == 0 and s["wrong_values"] == 0 and s["malformed_messages"] == 0
         return s

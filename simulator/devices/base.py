@@ -3,7 +3,8 @@
 from edge.clock import SystemClock
 from edge.crc import CRC8_SENSIRION_TABLE
 
-_LOG_LEN = 32  # commands kept in .commands (bounded: the simulator runs emulators for days)
+_LOG_LEN = 32  # at least this many of the last commands kept in .commands, at most twice as many
+# (bounded: the simulator runs emulators for days; trimmed in bulk, not one pop per command)
 
 
 class Emulator:
@@ -46,8 +47,8 @@ class Emulator:
     def log(self, code):
         cmds = self.commands
         cmds.append(code)
-        if len(cmds) > _LOG_LEN:
-            cmds.pop(0)
+        if len(cmds) > 2 * _LOG_LEN:
+            del cmds[:-_LOG_LEN]
 
     def now(self):
         return self.clock.ticks_ms()
@@ -114,7 +115,7 @@ class SensirionEmulator(I2CEmulator):
         cmd = data[0] if self.COMMAND_BYTES == 1 else (data[0] << 8) | data[1]
         self.log(cmd)
         self._answer = None
-        self._ready_at = self.now()
+        self._ready_at = self.clock.ticks_ms()  # the command's time: on_command may read it as now
         self.on_command(cmd, data)
 
     def on_command(self, cmd, data):

@@ -22,6 +22,7 @@ The nodes are the real firmware on the virtual HAL of simulator/node_hal.py (``s
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ READY_TIMEOUT_S = 30.0  # wall time for the agent to answer its first PULL_DATA
 DRAIN_TIMEOUT_S = 60.0  # wall time for the backlog to reach the platform after the last tick
 LAG_HOLD_MAX_S = 30.0  # wall time one tick may be held for the gateway to catch up
 LAG_QUIET_S = 2.0  # ... but no longer than this without a value arriving
+GIL_SWITCH_S = 0.0005  # see run()
 RUN_AHEAD_TICKS = 2  # ticks node workers may have begun beyond the runner's (simulator/shards.py)
 
 
@@ -329,6 +331,11 @@ class Runner:
         factory = self.node_factory or default_node_factory()
         self.workdir.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
+            # The tick loop waits on sockets and pipes and must run the moment they answer; the
+            # checker's MQTT thread decodes CPU-bound beside it. Python hands the GIL to a waiting
+            # thread only after the switch interval (5 ms by default, several ticks' budget).
+            stack.callback(sys.setswitchinterval, sys.getswitchinterval())
+            sys.setswitchinterval(GIL_SWITCH_S)
             broker = self.broker = Broker(prefer=self.broker_kind, workdir=self.workdir / "broker")
             stack.callback(broker.close)
             broker.start()

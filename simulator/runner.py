@@ -22,6 +22,7 @@ The nodes are the real firmware on the virtual HAL of simulator/node_hal.py (``s
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import VirtualClock
-from simulator import report, usecases
+from simulator import digest, report, usecases
 from simulator.agent import AgentProcess, WiringMissing
 from simulator.airstats import AirStats
 from simulator.broker import Backhaul, Broker
@@ -48,6 +49,7 @@ READY_TIMEOUT_S = 30.0  # wall time for the agent to answer its first PULL_DATA
 DRAIN_TIMEOUT_S = 60.0  # wall time for the backlog to reach the platform after the last tick
 LAG_HOLD_MAX_S = 30.0  # wall time one tick may be held for the gateway to catch up
 LAG_QUIET_S = 2.0  # ... but no longer than this without a value arriving
+GIL_SWITCH_S = 0.0005  # see run()
 RUN_AHEAD_TICKS = 2  # ticks node workers may have begun beyond the runner's (simulator/shards.py)
 
 
@@ -141,6 +143,7 @@ class Runner:
         self.spans: list[report.Span] = []
         self._acked_recently: list[tuple[str, int]] = []
         self._next_stat_s = 0.0
+        self.sent: list[digest.FrameRecord] = []  # every frame the nodes sent, for the run's digest
 
     # ------------------------------------------------------------------ helpers
 
@@ -155,6 +158,7 @@ class Runner:
     ) -> None:
         frame = self.radio.transmit(node, phy, freq_hz, start_ms * 1000, sf, tx_power)
         frame.seqs = list(seqs)
+        self.sent.append((node, start_ms, freq_hz, sf, tx_power, bytes(phy)))
         self.books.uplinks += 1
         self.books.carried.update((node, s) for s in seqs)
 
@@ -328,6 +332,11 @@ class Runner:
         factory = self.node_factory or default_node_factory()
         self.workdir.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
+            # The tick loop waits on sockets and pipes and must run the moment they answer; the
+            # checker's MQTT thread decodes CPU-bound beside it. Python hands the GIL to a waiting
+            # thread only after the switch interval (5 ms by default, several ticks' budget).
+            stack.callback(sys.setswitchinterval, sys.getswitchinterval())
+            sys.setswitchinterval(GIL_SWITCH_S)
             broker = self.broker = Broker(prefer=self.broker_kind, workdir=self.workdir / "broker")
             stack.callback(broker.close)
             broker.start()
@@ -516,6 +525,7 @@ class Runner:
             "deflated_messages": self.ledger.deflated_messages,
             "gateway_status": self.agent.status(),
             "radio": self.airstats.summary(self.clock.monotonic_ms() / 1000, self.ledger.latencies()),
+            "digest": digest.digests(self.ledger, self.sent),
         }
         s["ok"] = s["lost_unexplained"] == 0 and s["wrong_values"] == 0 and s["malformed_messages"] == 0
         uc = usecases.verdict(self.sc, self.ledger, UseCaseWorld(self.sc))

@@ -1,9 +1,10 @@
 # What every chip emulator shares: settable physical values, fault modes, a clock, a short log of
 # the commands received. See docs/drivers.md for the API; chips subclass Emulator.
 from edge.clock import SystemClock
-from edge.crc import crc8_sensirion
+from edge.crc import CRC8_SENSIRION_TABLE
 
-_LOG_LEN = 32  # commands kept in .commands (bounded: the simulator runs emulators for days)
+_LOG_LEN = 32  # at least this many of the last commands kept in .commands, at most twice as many
+# (bounded: the simulator runs emulators for days; trimmed in bulk, not one pop per command)
 
 
 class Emulator:
@@ -46,8 +47,8 @@ class Emulator:
     def log(self, code):
         cmds = self.commands
         cmds.append(code)
-        if len(cmds) > _LOG_LEN:
-            cmds.pop(0)
+        if len(cmds) > 2 * _LOG_LEN:
+            del cmds[:-_LOG_LEN]
 
     def now(self):
         return self.clock.ticks_ms()
@@ -75,25 +76,12 @@ class I2CEmulator(Emulator):
         raise NotImplementedError
 
 
-_CRC_TABLE = None  # CRC-8 of each byte value from a zero register: two lookups make a word's CRC
-
-
-def _crc_table():
-    global _CRC_TABLE
-    if _CRC_TABLE is None:
-        t = bytearray(256)
-        for i in range(256):
-            t[i] = crc8_sensirion(bytes((i,)), 0, 1, 0)
-        _CRC_TABLE = t
-    return _CRC_TABLE
-
-
 def sensirion_words(words, corrupt=False):
     """Bytes of 16-bit words, each followed by its Sensirion CRC-8 (wrong when corrupt).
 
-    The same CRC as edge.crc.crc8_sensirion (init 0xFF), by table: a simulated city answers
+    The CRC of edge.crc.crc8_sensirion (init 0xFF), by its table inline: a simulated city answers
     millions of these."""
-    t = _crc_table()
+    t = CRC8_SENSIRION_TABLE
     out = bytearray(3 * len(words))
     j = 0
     for w in words:
@@ -127,7 +115,7 @@ class SensirionEmulator(I2CEmulator):
         cmd = data[0] if self.COMMAND_BYTES == 1 else (data[0] << 8) | data[1]
         self.log(cmd)
         self._answer = None
-        self._ready_at = self.now()
+        self._ready_at = self.clock.ticks_ms()  # the command's time: on_command may read it as now
         self.on_command(cmd, data)
 
     def on_command(self, cmd, data):

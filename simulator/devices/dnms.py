@@ -32,7 +32,8 @@ class DNMSEmulator(SensirionEmulator):
             self._computed_at = self.clock.ticks_add(self.now(), _COMPUTE_MS)
             self.intervals += 1
         elif cmd == 0x0004:
-            ready = self._computed_at is not None and self.since(self._computed_at) >= 0
+            at = self._computed_at  # on_write set _ready_at to now
+            ready = at is not None and self.clock.ticks_diff(self._ready_at, at) >= 0
             if self.fault_mode is None:  # the two healthy answers are made once (on_write set the time)
                 self._answer = _READY if ready else _NOT_READY
             else:

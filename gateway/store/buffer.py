@@ -53,6 +53,7 @@ class ReadingBuffer:
         self._listeners: list[Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]] = []
         self._stage = Stage()
         self.on_delivered: Callable[[], None] | None = None  # called when the broker took staged readings
+        self.acks = 0  # rows and staged items the broker acknowledged: the ingest's sign that it is there
         self._db: sqlite3.Connection | None = None
         try:
             self._db, self._page_size = open_db(self.path)
@@ -332,6 +333,7 @@ class ReadingBuffer:
         delivered = False
         with self._lock:
             for row_id in ids:
+                self.acks += 1
                 if row_id < 0:
                     alias = self._stage.ack(row_id)
                     if alias is None:

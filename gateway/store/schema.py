@@ -37,6 +37,7 @@ def open_db(path: str) -> tuple[sqlite3.Connection, int]:
     """The buffer's connection, its tables created, and its page size; sqlite3.Error or StoreError."""
     db = connect(path, ["page_size=%d" % PAGE_SIZE], busy_timeout_s=10)  # page size: new files only
     try:
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise StoreError("%s: cannot use WAL journal mode (got %s)" % (path, mode))

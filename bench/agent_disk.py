@@ -2,6 +2,7 @@
 
     uv run python bench/agent_disk.py [--rate 20] [--seconds 120] [--warmup 15] [--devices 1200]
                                       [--modes up,down] [--set ingest.counter_deadline_s=5 ...]
+                                      [--trace DIR]
 
 The real agent process (`edge gateway run`) with the MQTT forwarder on, a local Mosquitto, and a
 packet-forwarder load generator sending one uplink per datagram (one six-quantity reading each)
@@ -13,6 +14,8 @@ readings the agent counted as received in the window. The data directory is on a
 
 Modes: `up` (broker reachable: the steady state), `down` (broker stopped for the whole window: an
 outage, every reading has to be written). --set overrides config keys (section.key=value).
+--trace DIR attaches strace to the agent for the window and prints, below each row, which file
+the dirtied blocks belong to (bench/disk_trace.py); the log is kept in DIR.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "hostshims")]
 
+from bench import disk_trace  # noqa: E402
 from bench import pf_loadgen as lg  # noqa: E402
 from bench.ingest_load import free_port, wait_ready  # noqa: E402
 from gateway import config  # noqa: E402
@@ -104,12 +108,26 @@ def run(mode: str, args: argparse.Namespace) -> dict:
         if mode == "down":
             broker.stop()
             time.sleep(2)
+        tracer, log = None, None
+        if args.trace:
+            log = Path(args.trace) / ("agent_disk-%s.strace" % mode)
+            calls = "trace=openat,write,pwrite64,fsync,fdatasync,ftruncate,rename"
+            tracer = subprocess.Popen(["strace", "-f", "-tt", "-y", "-e", calls, "-p", str(agent.pid), "-o", str(log)],
+                                      stderr=subprocess.DEVNULL)  # fmt: skip
+            time.sleep(1.0)  # attached to every thread
         s0, w0, t0 = sender.sent, write_bytes(agent.pid), time.monotonic()
         time.sleep(args.seconds)
         s1, w1, t1 = sender.sent, write_bytes(agent.pid), time.monotonic()
+        if tracer is not None:
+            tracer.send_signal(2)  # SIGINT: strace detaches and flushes its log
+            tracer.wait(30)
         sender.stop.set()
         t.join(10)
         readings = s1 - s0  # one reading an uplink; every one sent is checked as received below
+        breakdown = ""
+        if log is not None:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                breakdown = disk_trace.table(disk_trace.replay(f, str(data)), readings)
         agent.terminate()
         agent.wait(30)
         received = counters(data).get("stored_readings", 0)  # saved at shutdown
@@ -123,6 +141,7 @@ def run(mode: str, args: argparse.Namespace) -> dict:
             "bytes_per_reading": round((w1 - w0) / readings, 1) if readings else None,
             "sent": sender.sent,
             "elapsed_s": round(time.monotonic() - start, 1),
+            "breakdown": breakdown,
         }
     finally:
         if agent is not None:
@@ -143,6 +162,7 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=1200)
     ap.add_argument("--modes", default="up,down")
     ap.add_argument("--set", action="append", default=[], help="config override, section.key=value")
+    ap.add_argument("--trace", default="", help="directory for an strace log of each window, broken down per file")
     args = ap.parse_args()
     print("agent disk writes at %.0f readings/s, %d devices, %.0f s windows; overrides: %s"
           % (args.rate, args.devices, args.seconds, ", ".join(args.set) or "none"))  # fmt: skip
@@ -151,6 +171,8 @@ def main() -> int:
     for mode in args.modes.split(","):
         r = run(mode, args)
         print("| %s | %s | %d | %d | %s |" % (mode, r["window_s"], r["readings"], r["bytes"], r["bytes_per_reading"]))
+        if r["breakdown"]:
+            print("\n" + r["breakdown"] + "\n")
     return 0
 
 

@@ -74,6 +74,9 @@ class Agent:
         # counters of readings on disk are written lazily (gateway/ingest.py): the buffer knows them
         self.registry.raise_up_counters((u.dev_eui, u.dev_addr, u.fcnt) for u in self.buffer.newest_uplinks())
         self.registry.reserve_all()
+        for s in self.registry.sessions():  # readings after the saved seq that a crash lost are asked for again
+            if s.last_seq is not None:
+                self.backfill.seed(s.dev_eui, s.last_seq)
         self.ingest = Ingest(cfg, self.registry, self.buffer, self.metrics, self.scheduler, self.backfill, self._wake)
         self.buffer.on_delivered = self._wake  # staged readings at the broker: count them, send their acks
         self.server = PacketForwarderServer(

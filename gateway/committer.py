@@ -33,6 +33,8 @@ Item = tuple[Callable[[], Uplink], Sequence[Reading], "int | None"]
 
 
 class Buffer(Protocol):
+    acks: int  # rows and staged items the broker acknowledged so far
+
     def commit_uplinks(
         self, items: Sequence[tuple[Uplink, Sequence[Reading]]], tokens: Sequence[int | None] | None = None
     ) -> None: ...

@@ -155,6 +155,15 @@ class IngestSection:
     # and commit + an SD card's slow fsync still leave the RX1 downlink (1 s after the uplink) its margin.
     commit_deadline_ms: int = _key(200, "longest a decoded uplink waits for its group commit, ms", _range(1, 1000))
     commit_batch: int = _key(1024, "uplinks that trigger a commit before the deadline", _range(1, 100000))
+    # While the broker acknowledges nothing, each commit that writes readings doubles the wait up to
+    # this: every reading is written then, and fewer commits write fewer bytes a reading
+    # (gateway/pending.py; bench/agent_disk.py, docs/gateway-forward.md).
+    outage_commit_s: float = _key(
+        10.0,
+        "longest readings wait for their group commit while the broker is away, s (a power cut costs "
+        "at most this window, never acknowledged to the nodes)",
+        _range(0.2, 300.0),
+    )
     # The broker usually acknowledges a live reading within milliseconds: then nothing of it is written
     # but its frame counter, which waits this long to share a write with others. 10 s: 143 bytes a
     # reading at 20 readings/s, 5 s: 246-273 (bench/agent_disk.py, docs/gateway-forward.md).

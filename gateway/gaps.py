@@ -3,7 +3,8 @@ stored readings are acknowledged, both as node commands (edge.downlink) within t
 
 Only readings that are committed to the buffer reach `on_stored`, so an ack never covers a
 reading that is not on disk. State is kept in memory: after a restart the node's own datalog
-still holds what was never acknowledged.
+still holds what was never acknowledged, and each device starts from the seq the registry saved
+(`seed`), so readings received but lost before they were written are asked for again.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class Backfill:
         self.enabled = enabled
         self._devices: dict[str, DeviceSeq] = {}
         self.given_up = 0
+
+    def seed(self, dev_eui: str, last_seq: int) -> None:
+        """At start: the highest seq the registry saved for the device. Readings after it that the
+        agent does not see stored again (lost from memory in a crash or power cut) become a gap to
+        ask for, so an ack never covers them; without it the first ack would."""
+        self._devices.setdefault(dev_eui, DeviceSeq(hi=last_seq, acked=last_seq))
 
     def gaps(self, dev_eui: str) -> list[tuple[int, int]]:
         d = self._devices.get(dev_eui)

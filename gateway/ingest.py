@@ -93,6 +93,7 @@ class Ingest:
         self.pending = PendingUplinks(
             registry, buffer, self.committer, cfg.ingest.commit_deadline_ms / 1000.0,
             cfg.ingest.counter_deadline_s, cfg.ingest.commit_batch,
+            cfg.ingest.outage_commit_s if cfg.mqtt.url else 0.0,  # no broker configured: no outage to wait out
         )  # fmt: skip
         self._reacks: dict[str, tuple[int, int]] = {}  # dev_eui -> (FCnt, ACKs sent again)
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}

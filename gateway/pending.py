@@ -3,10 +3,20 @@
 The ingest thread adds each accepted uplink here (its readings staged in the buffer, held back
 from the broker until its counter is on disk when its payload is relative) and marks its
 session's counters unsaved. This module decides when a batch is sealed and handed to the commit
-thread (gateway/committer.py): the oldest unsafe reading's `commit_deadline_ms`, the oldest unsaved
-counter's `counter_deadline_s`, a full batch, or a downlink that needs FCntDown on disk first.
-Uplinks the broker acknowledged while staged are settled without a commit. A failed commit gives
-its batch back, retried RETRY_S later, at most MAX_RETAINED uplinks kept in memory.
+thread (gateway/committer.py): the oldest unsafe reading's wait, the oldest unsaved counter's
+`counter_deadline_s`, a full batch, or a downlink that needs FCntDown on disk first. Uplinks the
+broker acknowledged while staged are settled without a commit. A failed commit gives its batch
+back, retried RETRY_S later, at most MAX_RETAINED uplinks kept in memory.
+
+The wait is `commit_deadline_ms` while the broker acknowledges anything. While it acknowledges
+nothing (an outage: every reading must be written), each commit that writes overdue readings
+doubles the wait, up to `outage_commit_s`, and the first acknowledgement brings it back: each
+fsynced commit re-dirties a 4 KiB block and the pages at the end of the table, so fewer, larger
+commits write far fewer bytes a reading (docs/gateway-forward.md, Disk writes). Nothing is
+acknowledged to a node before it is safe either way: an uplink is counted, answered and its
+readings acked (gateway/gaps.py) only after its commit, and a power cut costs at most the wait's
+uplinks, which the node still holds. An uplink that expects an answer in its receive windows
+(confirmed, ADRACKReq, MAC commands) keeps `commit_deadline_ms`, so its ACK still makes RX1.
 """
 
 from __future__ import annotations
@@ -23,6 +33,11 @@ from gateway.store.records import Reading, Uplink
 from gateway.udp.rxpk import RxPacket
 
 MAX_RETAINED = 200_000  # uplinks kept in memory while the buffer refuses commits
+# While the broker is away, an uplink's frame counter is on disk with its readings (the buffer row,
+# read back at start by Registry.raise_up_counters), so the counter log need not repeat it every
+# counter_deadline_s. This bounds the rest: uplinks without readings, whose replay after a crash
+# brings no reading to the platform. The broker's return makes overdue counters due at once.
+AWAY_COUNTER_S = 300.0
 RETRY_S = 1.0  # a failed commit is retried this long after
 
 
@@ -70,6 +85,12 @@ class Pending:
         )
 
 
+def expects_answer(p: Pending) -> bool:
+    """The node listens for an answer to this uplink in its receive windows (RX1 one second after
+    it): an ACK (confirmed frame), a downlink (ADRACKReq) or MAC answers."""
+    return p.frame.confirmed or p.frame.adr_ack_req or bool(p.mac_commands)
+
+
 class PendingUplinks:
     """The ingest thread's side of the group commit (one thread: no locks)."""
 
@@ -81,6 +102,7 @@ class PendingUplinks:
         deadline_s: float,
         counter_deadline_s: float,
         batch_size: int,
+        outage_s: float = 0.0,
     ) -> None:
         self.registry = registry
         self.buffer = buffer
@@ -88,6 +110,10 @@ class PendingUplinks:
         self.deadline_s = deadline_s
         self.counter_deadline_s = max(counter_deadline_s, deadline_s)
         self.batch_size = batch_size
+        self.outage_s = max(outage_s, deadline_s)  # the longest the wait grows to
+        self.wait_s = deadline_s  # how long readings wait for their commit now
+        self._acks = buffer.acks  # the broker's acknowledgements so far: it is there when they move
+        self._urgent_since: float | None = None  # the oldest pending uplink that expects an answer
         self._pending: deque[Pending] = deque()  # not yet safe, in arrival order (done ones leave)
         self._by_token: dict[int, Pending] = {}  # staged and not yet sealed
         self._dirty: dict[int, Session] = {}  # sessions whose frame counters are not on disk yet
@@ -112,6 +138,8 @@ class PendingUplinks:
                 self._held.append(p.token)
                 if self._held_since is None:
                     self._held_since = p.received_mono
+        if self._urgent_since is None and expects_answer(p):
+            self._urgent_since = p.received_mono
         self._pending.append(p)
         if len(self._pending) >= self.batch_size:
             self.seal(True, False)
@@ -139,35 +167,52 @@ class PendingUplinks:
         return done
 
     def commit_at(self) -> float | None:
-        """When the next commit is due: the oldest unsafe reading's commit deadline, or the oldest
-        unsaved frame counter's counter deadline; None when nothing waits."""
+        """When the next commit is due: the oldest unsafe reading's wait (the commit deadline for
+        one that expects an answer), or the oldest unsaved frame counter's counter deadline; None
+        when nothing waits."""
         ats = []
         if self._pending:
-            ats.append(self._pending[0].received_mono + self.deadline_s)
+            ats.append(self._pending[0].received_mono + self.wait_s)
+        if self._urgent_since is not None:
+            ats.append(self._urgent_since + self.deadline_s)
         if self._dirty_since is not None:
-            ats.append(self._dirty_since + self.counter_deadline_s)
-        if self._held_since is not None:
-            ats.append(self._held_since + self.deadline_s)
+            ats.append(self._dirty_since + self.counter_wait())
+        if self._held_since is not None:  # no broker to take them before the readings' own commit either
+            ats.append(self._held_since + self.wait_s)
         if not ats:
             return None
         return self._retry_at if self._force else max(min(ats), self._retry_at)
 
+    def counter_wait(self) -> float:
+        """How long unsaved frame counters wait: longer while the broker is away (AWAY_COUNTER_S)."""
+        if self.wait_s <= self.deadline_s:
+            return self.counter_deadline_s
+        return max(self.counter_deadline_s, AWAY_COUNTER_S)
+
     def seal_due(self, now_mono: float) -> None:
         """Hand a due batch to the commit thread. Readings overdue for the disk (the broker is slow
         or away) are written all in one commit; young readings are left to their likely PUBACK."""
+        acks = self.buffer.acks
+        if acks != self._acks:  # the broker is there: back to the commit deadline
+            self._acks, self.wait_s = acks, self.deadline_s
         at = self.commit_at()
         if at is None or now_mono < at:
             return
-        overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.deadline_s
-        counters = (self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_deadline_s) or (
-            self._held_since is not None and now_mono >= self._held_since + self.deadline_s
+        overdue = bool(self._pending) and now_mono >= self._pending[0].received_mono + self.wait_s
+        urgent = self._urgent_since is not None and now_mono >= self._urgent_since + self.deadline_s
+        counters = (self._dirty_since is not None and now_mono >= self._dirty_since + self.counter_wait()) or (
+            self._held_since is not None and now_mono >= self._held_since + self.wait_s
         )
-        self.seal(self._force or overdue, self._force or counters)
+        self.seal(self._force or overdue or urgent, self._force or counters)
+        if overdue:  # readings the broker did not take in time went to the disk: wait longer next time
+            self.wait_s = min(2 * self.wait_s, self.outage_s)
 
     def seal(self, readings: bool, counters: bool) -> None:
         """Submit the uplinks not yet safe (readings) and the unsaved counters (counters) as one job."""
         batch = [p for p in self._pending if not p.done] if readings else []
         self._pending = deque() if readings else deque(p for p in self._pending if not p.done)
+        if readings:
+            self._urgent_since = None
         self._force = False
         for p in batch:
             p.sealed = True
@@ -203,6 +248,8 @@ class PendingUplinks:
                 self._held_since = now
         for p in job.batch:
             p.sealed = False
+            if expects_answer(p) and (self._urgent_since is None or p.received_mono < self._urgent_since):
+                self._urgent_since = p.received_mono
         self._pending.extendleft(reversed(job.batch))
         dropped = max(0, len(self._pending) - MAX_RETAINED)
         for _ in range(dropped):

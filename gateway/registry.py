@@ -330,6 +330,9 @@ class Registry:
     def session(self, dev_eui: str) -> Session | None:
         return self._by_eui.get(dev_eui)
 
+    def sessions(self) -> list[Session]:
+        return list(self._by_eui.values())
+
     def otaa_device(self, dev_eui: str) -> OtaaDevice | None:
         return self._otaa.get(dev_eui)
 

@@ -20,81 +20,25 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 from gateway.ratelog import RateLimitedLog
-from gateway.sqlite import connect, transaction
+from gateway.sqlite import transaction
 from gateway.store import codec
 from gateway.store.codec import BadRecord
-from gateway.store.errors import StoreCorrupt, StoreError, StoreFull, translate
-from gateway.store.records import Reading, Uplink
-from gateway.store.reserve import Reserve, wal_pages
+from gateway.store.errors import StoreError, StoreFull, translate
+from gateway.store.records import BufferStats, Claim, Reading, StoredRow, Uplink
+from gateway.store.reserve import Reserve
+from gateway.store.schema import open_db
 from gateway.store.stage import IN_FLIGHT, Stage
 
 log = logging.getLogger("edge.gateway.store")
 
 __all__ = ["BadRecord", "Claim", "ReadingBuffer", "StoredRow", "BufferStats"]
 
-PAGE_SIZE = 512  # a commit dirties one 4 KiB block plus its WAL frames: small frames (docs/gateway-forward.md)
-WAL_AUTOCHECKPOINT_PAGES = 1000
-JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
-SCHEMA_VERSION = 1
 RESERVE_BYTES = 2 * 1024 * 1024  # disk held back for checkpoint and eviction when the disk fills up
 RESERVE_SUFFIX = ".reserve"  # the reserve's file: beside the buffer's
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS device (
-    id INTEGER PRIMARY KEY,
-    eui TEXT NOT NULL UNIQUE,
-    evicted INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS reading (
-    id INTEGER PRIMARY KEY,   -- arrival order
-    dev INTEGER NOT NULL,     -- device.id
-    rx INTEGER NOT NULL,      -- received, unix seconds
-    n INTEGER NOT NULL,       -- readings in data
-    data BLOB NOT NULL,       -- codec.encode_readings
-    meta BLOB                 -- codec.encode_uplink, NULL for local sensors
-);
-"""
-
-
 _Row = codec.Row
-
-
-@dataclass(frozen=True)
-class StoredRow:
-    id: int
-    dev_eui: str
-    rx: int
-    readings: list[tuple[int, int, dict[str, float]]]  # (seq, t, values)
-
-
-@dataclass(frozen=True)
-class Claim:
-    rows: list[StoredRow]
-    live_rows: int  # how many of rows (the first ones) were live rather than backlog
-
-    @property
-    def ids(self) -> list[int]:
-        return [r.id for r in self.rows]
-
-    @property
-    def readings(self) -> int:
-        return sum(len(r.readings) for r in self.rows)
-
-
-@dataclass
-class BufferStats:
-    pending_readings: int  # stored and not yet acknowledged (includes in flight)
-    pending_rows: int
-    inflight_readings: int
-    oldest_rx: int | None  # receive time of the oldest pending row
-    used_bytes: int  # database pages holding data (free pages and the WAL file excluded)
-    file_bytes: int  # database file plus WAL file on disk
-    per_device: dict[str, int] = field(default_factory=dict)  # pending readings per device
-    evicted: dict[str, int] = field(default_factory=dict)  # readings evicted per device, ever
-    staged_readings: int = 0  # accepted, not on disk, offered to the broker (gateway.store.stage)
 
 
 class ReadingBuffer:
@@ -109,44 +53,16 @@ class ReadingBuffer:
         self._listeners: list[Callable[[Sequence[tuple[Uplink | None, Sequence[Reading]]]], None]] = []
         self._stage = Stage()
         self.on_delivered: Callable[[], None] | None = None  # called when the broker took staged readings
+        self.acks = 0  # rows and staged items the broker acknowledged: the ingest's sign that it is there
         self._db: sqlite3.Connection | None = None
         try:
-            self._db = self._open()
+            self._db, self._page_size = open_db(self.path)
             self._load_state()
             self._reserve.hold()
         except sqlite3.Error as e:
             if self._db is not None:
                 self._db.close()
             raise translate(e, "opening " + self.path) from e
-
-    # -- opening -------------------------------------------------------------------------------
-    def _open(self) -> sqlite3.Connection:
-        db = connect(self.path, ["page_size=%d" % PAGE_SIZE], busy_timeout_s=10)  # page size: new files only
-        self._db = db
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise StoreError("%s: cannot use WAL journal mode (got %s)" % (self.path, mode))
-        db.execute("PRAGMA synchronous=FULL")
-        # Debian builds SQLite with secure_delete on (freed content zeroed). Readings are not
-        # secrets and the file is the agent's own (mode 0700 directory): no zeroing.
-        db.execute("PRAGMA secure_delete=OFF")
-        check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
-        if check != "ok":
-            raise StoreCorrupt("%s fails SQLite's integrity check: %s" % (self.path, check))
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise StoreError("%s has schema version %d; this agent knows %d" % (self.path, version, SCHEMA_VERSION))
-        db.executescript(_SCHEMA)
-        if version != SCHEMA_VERSION:  # written once: a reopen on a full disk writes nothing
-            db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
-        self._page_size: int = db.execute("PRAGMA page_size").fetchone()[0]  # an older file keeps its own
-        # A checkpoint grows the file by up to the WAL's pages: on a small disk the WAL stays small
-        # enough that giving the reserve back always lets the checkpoint and the evictions run.
-        pages = wal_pages(os.path.dirname(os.path.abspath(self.path)), self._page_size, WAL_AUTOCHECKPOINT_PAGES)
-        db.execute("PRAGMA wal_autocheckpoint=%d" % pages)
-        # after a checkpoint the WAL file shrinks back to twice that: on a small disk its space returns
-        db.execute("PRAGMA journal_size_limit=%d" % min(JOURNAL_SIZE_LIMIT, 2 * pages * self._page_size))
-        return db
 
     def _load_state(self) -> None:
         db = self._conn()
@@ -422,6 +338,7 @@ class ReadingBuffer:
         delivered = False
         with self._lock:
             for row_id in ids:
+                self.acks += 1
                 if row_id < 0:
                     alias = self._stage.ack(row_id)
                     if alias is None:

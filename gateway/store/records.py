@@ -1,4 +1,5 @@
-"""What the buffer stores: uplinks as received and the readings decoded from them."""
+"""What the buffer stores and hands out: uplinks as received, the readings decoded from them, the
+rows a forwarder claims, and the buffer's statistics."""
 
 from dataclasses import dataclass, field
 
@@ -31,3 +32,38 @@ class Reading:
     seq: int
     t: int  # unix seconds
     values: dict[str, float] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    id: int
+    dev_eui: str
+    rx: int
+    readings: list[tuple[int, int, dict[str, float]]]  # (seq, t, values)
+
+
+@dataclass(frozen=True)
+class Claim:
+    rows: list[StoredRow]
+    live_rows: int  # how many of rows (the first ones) were live rather than backlog
+
+    @property
+    def ids(self) -> list[int]:
+        return [r.id for r in self.rows]
+
+    @property
+    def readings(self) -> int:
+        return sum(len(r.readings) for r in self.rows)
+
+
+@dataclass
+class BufferStats:
+    pending_readings: int  # stored and not yet acknowledged (includes in flight)
+    pending_rows: int
+    inflight_readings: int
+    oldest_rx: int | None  # receive time of the oldest pending row
+    used_bytes: int  # database pages holding data (free pages and the WAL file excluded)
+    file_bytes: int  # database file plus WAL file on disk
+    per_device: dict[str, int] = field(default_factory=dict)  # pending readings per device
+    evicted: dict[str, int] = field(default_factory=dict)  # readings evicted per device, ever
+    staged_readings: int = 0  # accepted, not on disk, offered to the broker (gateway.store.stage)

@@ -66,12 +66,20 @@ def test_commit_then_claim_returns_exact_values_and_the_uplink(tmp_path):
 def test_file_is_wal_with_full_sync(tmp_path):
     buf = ReadingBuffer(tmp_path / "b.db")
     buf.commit_uplinks([(uplink(), [reading()])])
-    db = sqlite3.connect(tmp_path / "b.db")
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA page_size").fetchone()[0] == 512
-    db.close()
-    assert buf._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    own = buf._conn()
+    assert own.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert own.execute("PRAGMA page_size").fetchone()[0] == 512
+    assert own.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    # EXCLUSIVE: the WAL index lives in the agent's memory, no -shm pages to write back; another
+    # connection waits until the buffer is closed
+    assert own.execute("PRAGMA locking_mode").fetchone()[0] == "exclusive"
+    db = sqlite3.connect(tmp_path / "b.db", timeout=0.1)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        db.execute("SELECT count(*) FROM reading").fetchone()
     buf.close()
+    assert db.execute("SELECT count(*) FROM reading").fetchone()[0] == 1
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
 
 
 def test_local_readings_need_no_uplink(tmp_path):

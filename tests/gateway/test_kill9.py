@@ -122,11 +122,11 @@ def test_kill9_under_load_loses_nothing_counted(tmp_path):
         assert len(frames) >= counted > before, (len(frames), counted, before)
 
     # Restarted, the agent refuses every stored frame as a replay: counters were durable first.
+    stored = [u.phy for u in stored_frames(data_dir)][:400]  # read first: the agent holds its buffer exclusively
     agent = start(cfg_path)
     try:
         wait_ready(port)
         before = reported(data_dir)
-        stored = [u.phy for u in stored_frames(data_dir)][:400]
         sender = lg.Sender(("127.0.0.1", port))
         sender.send(lg.datagrams(stored, 8), 0)
         sender.close()

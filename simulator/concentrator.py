@@ -40,6 +40,9 @@ PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_RESP, PULL_ACK, TX_ACK = 0, 1, 2, 3, 4, 5
 _TMST_MOD = 1 << 32
 TX_MAX_ADVANCE_US = 10_000_000  # a txpk further ahead than this is refused TOO_EARLY
 TX_POWER_MAX_DBM = 27
+# The packet SNR a LoRa receiver reports: a signed byte in 0.25 dB steps (SX1276 datasheet, RegPktSnrValue),
+# so a node beside the concentrator reads +31.75 dB, never the 70 dB its path loss would give
+LSNR_MIN_DB, LSNR_MAX_DB = -32.0, 31.75
 MIN_SF = 7  # the radio model's SX1301-class concentrator: SF7..SF12 (no SF5/SF6 of the SX1302)
 
 
@@ -197,7 +200,7 @@ class Concentrator:
                 "datr": lora.format_datr(sf, 125000),
                 "codr": "4/5",
                 "rssi": int(round(rssi)),
-                "lsnr": round(snr, 1),
+                "lsnr": round(max(LSNR_MIN_DB, min(LSNR_MAX_DB, snr)), 1),
                 "size": len(phy),
                 "data": base64.b64encode(phy).decode("ascii"),
             }

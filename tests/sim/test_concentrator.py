@@ -162,3 +162,17 @@ def test_parsers_reject_with_typed_errors():
         parse_txpk(json.dumps({"txpk": {"tmst": 5, "freq": 868.1, "modu": "LORA", "datr": "SF7BW125",
                                         "data": "AAEC", "size": 9}}).encode())  # fmt: skip
     assert e.value.kind == "bad_txpk"
+
+
+def test_reported_snr_stays_in_the_receivers_register_range(peer, conc):
+    # a node beside the concentrator: 77 dB above the noise by path loss, which the agent would refuse
+    # as a physically impossible rxpk (and its readings would be lost unexplained)
+    conc.receive(bytes(12), 868100000, 7, rssi=-40.0, snr=76.7, end_us=4_000_000)
+    conc.receive(bytes(12), 868300000, 12, rssi=-140.0, snr=-40.0, end_us=4_500_000)
+    conc.push_data()
+    data, _ = peer.recvfrom(65535)
+    near, far = json.loads(data[12:])["rxpk"]
+    assert near["lsnr"] == 31.8 and far["lsnr"] == -32.0  # RegPktSnrValue: -32..+31.75 dB
+    from gateway.udp.rxpk import LSNR_DB
+
+    assert LSNR_DB[0] <= far["lsnr"] and near["lsnr"] <= LSNR_DB[1]

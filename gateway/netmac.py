@@ -97,7 +97,7 @@ class NetworkMAC:
             return out
         d.adr.observe(dr, snr_db, frame.fcnt16)
         if self.cfg.adr and frame.adr:
-            req = d.adr.decide(float(self.cfg.adr_margin_db))
+            req = d.adr.decide(float(self.cfg.adr_margin_db), self.cfg.nb_trans_max)
             if req is not None:
                 out.append(maccmd.build_link_adr_req(req))
                 self.metrics.inc("adr_requests")

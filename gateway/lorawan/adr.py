@@ -110,7 +110,9 @@ class AdrState:
         if fcnt16 is not None:
             self.fcnts.append(fcnt16 & 0xFFFF)
 
-    def decide(self, margin_db: float = DEFAULT_MARGIN_DB) -> maccmd.LinkADRReq | None:
+    def decide(
+        self, margin_db: float = DEFAULT_MARGIN_DB, max_nb_trans: int = MAX_NB_TRANS
+    ) -> maccmd.LinkADRReq | None:
         """The LinkADRReq to send now, or None (no history, nothing to change, or one in flight)."""
         if not self.snr or self.asked is not None or self.dr > self.max_dr:
             return None
@@ -118,7 +120,7 @@ class AdrState:
         dr, tx_power = ideal(self.dr, self.tx_power, steps, self.max_dr, self.max_tx_power)
         nb = self.nb_trans
         if len(self.fcnts) == HISTORY:  # a loss figure only from a full history, as ChirpStack
-            nb = nb_trans(self.nb_trans, loss_percent(list(self.fcnts)))
+            nb = min(max_nb_trans, nb_trans(self.nb_trans, loss_percent(list(self.fcnts))))
         if (dr, tx_power, nb) == (self.dr, self.tx_power, self.nb_trans):
             return None
         self.asked = (dr, tx_power, nb)

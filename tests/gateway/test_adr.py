@@ -225,3 +225,12 @@ def test_nb_trans_rides_the_link_adr_req_once_the_history_is_full():
         st.observe(5, 0.0, 100 + i)  # no loss now
     req = st.decide()
     assert req is not None and req.nb_trans == 2  # one less
+
+
+def test_nb_trans_held_at_the_configured_maximum():
+    st = adr.AdrState(dr=5)
+    for i in range(20):
+        st.observe(5, 0.0, i * 2)  # 49 % loss: ChirpStack's table says 3
+    assert st.decide(max_nb_trans=1) is None  # [lorawan] nb_trans_max = 1 (the default): nothing to change
+    req = st.decide(max_nb_trans=2)
+    assert req is not None and req.nb_trans == 2

@@ -20,7 +20,8 @@ The module's own EU868 duty-cycle limiter is modelled ("No band in <n>ms"), and 
 is kept in ``tx_log`` (start ms, frequency, airtime ms) for duty-cycle checks.
 
 MAC layer (simulator/modem/device_mac.py): ADR with its ADR_ACK back-off, LinkADRReq/Ans,
-LinkCheck, DevStatus and the Join-Accept's CFList, in real FOpts.
+LinkCheck, DevStatus and the Join-Accept's CFList, in real FOpts, or on FPort 0 (under the NwkSKey)
+when they are too long for FOpts and the frame has no application payload.
 
 NbTrans (LinkADRReq Redundancy): an unconfirmed uplink without a downlink in its windows is sent
 again with the same FCnt, NbTrans times in all, each repetition when the duty cycle allows it at

@@ -85,6 +85,8 @@ def main() -> None:
     s = result.summary
     gw = (s.get("gateway_status") or {}).get("counters", {})
     received = gw.get("received_uplinks", 0)
+    still = s["lost_by_reason"].get("still_on_node_at_end", 0)
+    joins = s["radio"].get("join_requests", {})
     rows = [
         ("nodes x concentrators", "%d x %d" % (s["nodes"], s["concentrators"])),
         (
@@ -95,6 +97,16 @@ def main() -> None:
         ("wall time (run, with set-up and drain)", "%.1f s (%.1f s)" % (s["run_wall_seconds"], wall)),
         ("simulated-to-real speed", "%.0fx" % s["acceleration"]),
         ("readings generated", str(s["generated"])),
+        ("delivered once / lost unexplained", "%d / %d" % (s["delivered_unique"], s["lost_unexplained"])),
+        (
+            "still_on_node_at_end",
+            "%d (%.2f %% of generated)" % (still, 100.0 * still / s["generated"] if s["generated"] else 0.0),
+        ),
+        ("lost, explained, by reason", json.dumps(s["lost_by_reason"])),
+        (
+            "join-requests on air (nodes, most by one node)",
+            "%d (%d, %d)" % (joins.get("total", 0), joins.get("nodes", 0), joins.get("max_per_node", 0)),
+        ),
         ("uplinks on air / received by the agent", "%d / %d" % (s["uplinks"], received)),
         ("uplinks/s through the real gateway", "%.1f" % (received / s["run_wall_seconds"])),
         ("frames lost on the radio", json.dumps(s["frames_lost_on_radio"])),
@@ -124,7 +136,8 @@ def main() -> None:
     for k, v in rows:
         print("%s  %s" % (k.ljust(width), v))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "summary": s}, indent=1, default=str))
+        figures = {"still_on_node_at_end": still, "generated": s["generated"]}
+        Path(args.json).write_text(json.dumps({"rows": rows, "figures": figures, "summary": s}, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -25,17 +25,16 @@ from firmware.events import Watch
 from firmware.modem import LoRaE5, ModemError
 from firmware.sensors import build_all
 
-_JOIN_BACKOFF_MIN_S = const(15)
 _MAX_FRAMES_PER_INTERVAL = const(4)
 _MAX_WAIT_FOR_BAND_S = const(60)
 _MODEM_POLL_MS = const(200)
 _LATE_S = const(5)  # events more than this in the past (after a reboot mid-interval) are skipped
 _WDT_MS = const(8000)  # below the RP2040's 8.3 s maximum; ESP32 allows more
-_JOIN_REQUEST_LEN = const(23)
 _DEEP_SLEEP_MIN_MS = const(60000)
+_JOIN_S = const(10)  # a join attempt: request, JOIN_ACCEPT_DELAY2 (6 s), the accept at SF12
 _EARLIEST_TIME = const(1577836800)  # 2020-01-01: a time sync before it is a broken gateway clock
 _CLOCK_SLACK_S = const(2)  # a GNSS fix's UTC further than this from the clock sets it
-_ORDER = ("watch", "wake", "noise", "sample", "end")  # of events due in the same second
+_ORDER = ("join", "watch", "wake", "noise", "sample", "end")  # of events due in the same second
 
 
 class _FeedingClock:
@@ -84,8 +83,7 @@ class Node:
         self.max_backlog = up["max_backlog_per_uplink"]
         self.limit = None  # largest payload at self.dr, from the modem
         self.configured = False
-        self.next_join_at = 0
-        self.join_backoff_s = _JOIN_BACKOFF_MIN_S
+        self.joins = uplink.JoinPolicy(lw["dev_eui"], self.clock.time(), lw["join_window_s"], lw["join_backoff_max_s"])
         self.last_reading = None
         self.counters = {
             "intervals": 0,
@@ -143,6 +141,8 @@ class Node:
             self.modem.joined = s["joined"]
             self.configured = s["joined"]
             self.dr = s.get("dr", self.dr)
+            if "joins" in s:
+                self.joins.restore(s["joins"])  # deep sleep is no power-up: no new first-join draw
         except (ValueError, KeyError, TypeError, IndexError):
             pass  # a stash from another firmware version: start afresh
 
@@ -154,7 +154,7 @@ class Node:
             import json
 
             s = {"backlog": self.backlog.state(), "airtime": self.airtime.state(), "joined": self.modem.joined,
-                 "dr": self.dr}  # fmt: skip
+                 "dr": self.dr, "joins": self.joins.state()}  # fmt: skip
             try:
                 st.save(json.dumps(s).encode())
             except OSError:
@@ -253,11 +253,21 @@ class Node:
         return left * 1000 if left > 0 else 0
 
     def _interval(self):
-        if not self.modem.joined and self.clock.time() >= self.next_join_at:
-            yield from self._join()  # first thing, so the sub-band has reopened when the reading is due
         end = self.next_end()
         self.agg.reset()
-        for t, action in self.plan(end):
+        events = self.plan(end)
+        if not self.modem.joined:
+            # at its own moment (uplink.JoinPolicy), before the samples so the sub-band has reopened
+            # when the reading is due; a later moment waits for the end of the interval
+            t = max(self.clock.time(), self.joins.next_at)
+            first = end
+            for e in events:
+                if e[1] in ("wake", "sample") and e[0] < first:
+                    first = e[0]
+            if t <= first - _JOIN_S:
+                events.append((t, "join"))
+                events.sort(key=lambda e: (e[0], _ORDER.index(e[1])))
+        for t, action in events:
             ms = self._until(t)
             if ms:
                 yield ms
@@ -269,6 +279,9 @@ class Node:
                         s.wake()
             elif action == "watch":
                 yield from self._watch()
+            elif action == "join":
+                if not self.modem.joined:
+                    yield from self._join()
             elif action == "end":
                 self._read("noise")
                 self._read("count")
@@ -305,6 +318,7 @@ class Node:
                         and fix_time >= _EARLIEST_TIME
                         and abs(fix_time - self.clock.time()) > _CLOCK_SLACK_S
                     ):
+                        self.joins.shift(fix_time - self.clock.time())
                         self.hal.set_time(fix_time)
                 elif "latitude" in s.quantities:
                     self.agg.forget(POSITION)  # no fix now: no position, never an earlier one
@@ -386,19 +400,24 @@ class Node:
                 self.dr = lw["dr"]  # a new session starts at the configured data rate; ADR moves it from there
                 self.modem.configure(lw["dev_eui"], lw["join_eui"], lw["app_key"], self.dr, lw["adr"])
                 self.configured = True
+            now = self.clock.time()
+            wait = self.joins.wait_s(self.dr, now)
+            if wait:  # the aggregated join duty cycle is spent: no attempt before it allows one
+                self.joins.next_at = now + wait
+                return False
             self.modem.begin_join()
-            self.airtime.charge(_JOIN_REQUEST_LEN - lora.PHY_OVERHEAD, self.dr, self.clock.time())
+            self.joins.sent(self.dr, now)
+            self.airtime.charge(uplink.JOIN_REQUEST_LEN - lora.PHY_OVERHEAD, self.dr, now)
             ok = yield from self._modem_result()
         except ModemError:
             self.configured = False
         if ok:
             self.counters["joins"] += 1
-            self.join_backoff_s = _JOIN_BACKOFF_MIN_S
+            self.joins.joined()
             self.limit = None
             return True
         self.counters["join_failures"] += 1
-        self.next_join_at = self.clock.time() + self.join_backoff_s
-        self.join_backoff_s = min(self.join_backoff_s * 2, lw["join_backoff_max_s"])
+        self.joins.failed(self.clock.time())
         return False
 
     def _follow_dr(self):
@@ -426,7 +445,7 @@ class Node:
     def _uplink(self, live):
         """Send live with backlog while the airtime budget allows (a generator of waits)."""
         if not self.modem.joined:
-            if self.clock.time() < self.next_join_at:
+            if self.clock.time() < self.joins.next_at:
                 return
             joined = yield from self._join()  # the session was lost (modem reset) since the start
             if not joined:
@@ -505,7 +524,7 @@ class Node:
                 delta = cmd[1] - self.clock.time()
                 self.hal.set_time(cmd[1])
                 self.airtime.shift(delta)
-                self.next_join_at += delta
+                self.joins.shift(delta)
             elif name == "reboot":
                 self.save()
                 self.hal.reset()

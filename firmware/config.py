@@ -22,6 +22,7 @@ DEFAULTS = {
     "batch": 8,
     "join_retries": 0,  # 0: keep trying, backing off to join_backoff_max_s
     "join_backoff_max_s": 3600,
+    "join_window_s": 300,  # the first join-request goes at a random moment of this long after power-up
 }
 
 # uplink.network -> the fair-use airtime budget (s/day) it imposes on top of the sub-band duty cycle:
@@ -136,6 +137,7 @@ class Config:
         out["join_backoff_max_s"] = _int(
             problems, lw, "join_backoff_max_s", 10, 86400, DEFAULTS["join_backoff_max_s"], "lorawan."
         )
+        out["join_window_s"] = _int(problems, lw, "join_window_s", 0, 3600, DEFAULTS["join_window_s"], "lorawan.")
         return out
 
     def _sensors(self, problems, sensors, board):

@@ -9,6 +9,9 @@
 #     and the airtime is spread over the day instead of spent in one burst.
 # Times are unix seconds of the node's RTC (it survives deep sleep); shift() follows a time sync.
 #
+# Joining: JoinPolicy says when the next join-request may go (random first moment, jittered
+# back-off, the aggregated join duty cycle of LoRaWAN 1.0.x §7).
+#
 # Packing: the live reading first, then the backlog (readings the gateway asked for again, then
 # readings never sent, oldest first), as many as fit the data rate's maximum payload.
 from micropython import const
@@ -18,6 +21,14 @@ from edge import lora, payload
 _DAY_S = const(86400)
 _MAX_RANGES = const(4)
 _MAX_SENT_AHEAD = const(32)
+_HOUR_S = const(3600)
+_JOIN_BACKOFF_MIN_S = const(15)
+JOIN_REQUEST_LEN = const(23)  # MHDR, JoinEUI, DevEUI, DevNonce, MIC (LoRaWAN 1.0.x §6.2.4)
+# Aggregated join-request airtime allowed after power-up (LoRaWAN 1.0.3 and 1.0.4 §7, retransmission
+# back-off): 36 s in hour 0-1, 36 s in hours 1-11, then 8.7 s in any 24 h.
+_JOIN_EARLY_MS = const(36000)
+_JOIN_MID_MS = const(36000)
+_JOIN_LATE_MS = const(8700)
 
 
 class Airtime:
@@ -97,6 +108,97 @@ class Airtime:
     def restore(self, st):
         self._free_ms = list(st[0])
         self._tokens, self._tokens_at, self.used_ms = st[1], st[2], st[3]
+
+
+class JoinPolicy:
+    """When the next join-request may go. Times are unix seconds of the node's RTC.
+
+    - The first one at a random moment of the first ``window_s`` after power-up: nodes powered
+      together (a street's supply restored, a fleet installed in one morning) would otherwise all
+      transmit in the same second, collide, and retry together.
+    - After a failed attempt, a back-off doubling from 15 s to ``backoff_max_s``, each wait drawn
+      at random in [b/2, b], so nodes that failed together do not retry together.
+    - Never beyond the aggregated join duty cycle (LoRaWAN 1.0.x §7, see _JOIN_*_MS above).
+    Random draws: an xorshift32 seeded with the DevEUI and the boot time, so every node draws its
+    own sequence and a simulated run is reproducible.
+    """
+
+    def __init__(self, dev_eui, now, window_s=0, backoff_max_s=3600):
+        x = now & 0xFFFFFFFF
+        for b in dev_eui:
+            x = (x * 31 + b) & 0xFFFFFFFF
+        self._x = x or 1
+        for _ in range(4):  # seeds a bit apart (DevEUIs in sequence) give unrelated draws after a few rounds
+            self._rand(1)
+        self.t0 = now
+        self.backoff_max_s = backoff_max_s
+        self.backoff_s = _JOIN_BACKOFF_MIN_S
+        self.next_at = now + self._rand(window_s) if window_s > 0 else 0  # 0: due whatever the RTC says
+        self.early_ms = 0  # join airtime in the first hour after power-up
+        self.mid_ms = 0  # in hours 1 to 11
+        self.late = []  # [unix s, ms] of the join-requests of the last 24 h, after hour 11
+
+    def _rand(self, n):
+        """0 <= r < n (0 when n <= 0)."""
+        x = self._x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self._x = x
+        return x % n if n > 0 else 0
+
+    @staticmethod
+    def toa_ms(dr):
+        return Airtime.toa_ms(JOIN_REQUEST_LEN - lora.PHY_OVERHEAD, dr)
+
+    def wait_s(self, dr, now):
+        """0 when a join-request at dr may go now, else seconds until it may (aggregated duty cycle)."""
+        toa = self.toa_ms(dr)
+        age = now - self.t0
+        if age < _HOUR_S:
+            return 0 if self.early_ms + toa <= _JOIN_EARLY_MS else self.t0 + _HOUR_S - now
+        if age < 11 * _HOUR_S:
+            return 0 if self.mid_ms + toa <= _JOIN_MID_MS else self.t0 + 11 * _HOUR_S - now
+        self.late = [e for e in self.late if e[0] > now - _DAY_S]
+        used = 0
+        for e in self.late:
+            used += e[1]
+        if used + toa <= _JOIN_LATE_MS or not self.late:
+            return 0
+        return self.late[0][0] + _DAY_S - now
+
+    def sent(self, dr, now):
+        toa = self.toa_ms(dr)
+        age = now - self.t0
+        if age < _HOUR_S:
+            self.early_ms += toa
+        elif age < 11 * _HOUR_S:
+            self.mid_ms += toa
+        else:
+            self.late.append([now, toa])
+
+    def failed(self, now):
+        """An attempt without a join-accept: the next one after the jittered back-off."""
+        b = self.backoff_s
+        self.next_at = now + b - self._rand(b // 2 + 1)
+        self.backoff_s = min(b * 2, self.backoff_max_s)
+
+    def joined(self):
+        self.backoff_s = _JOIN_BACKOFF_MIN_S
+
+    def state(self):
+        return [self._x, self.t0, self.backoff_s, self.next_at, self.early_ms, self.mid_ms, self.late]
+
+    def restore(self, st):
+        self._x, self.t0, self.backoff_s, self.next_at, self.early_ms, self.mid_ms = st[:6]
+        self.late = [list(e) for e in st[6]]
+
+    def shift(self, delta_s):
+        """The RTC moved by delta_s (time sync)."""
+        self.t0 += delta_s
+        self.next_at += delta_s
+        for e in self.late:
+            e[0] += delta_s
 
 
 class Backlog:

@@ -13,6 +13,7 @@ import logging
 import select
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ log = logging.getLogger("gateway.agent")
 
 BUFFER_FILE = "buffer.sqlite"
 HOUSEKEEPING_S = 1.0  # registry refresh, metrics save, concentrator status
+RADIO_SAVE_S = 60.0  # the devices' ADR/DevStatus record is saved this often and at stop (gateway/netmac.py)
 
 
 class Service(Protocol):
@@ -78,6 +80,8 @@ class Agent:
             if s.last_seq is not None:
                 self.backfill.seed(s.dev_eui, s.last_seq)
         self.ingest = Ingest(cfg, self.registry, self.buffer, self.metrics, self.scheduler, self.backfill, self._wake)
+        self.ingest.netmac.restore(self.registry.radio_states())  # ADR goes on where the last run was
+        self._radio_saved_at = time.monotonic()
         self.buffer.on_delivered = self._wake  # staged readings at the broker: count them, send their acks
         self.server = PacketForwarderServer(
             parse_host_port(cfg.udp.bind),
@@ -175,7 +179,16 @@ class Agent:
         except OSError:
             pass
 
+    def _save_radio_states(self) -> None:
+        try:
+            self.registry.save_radio_states(self.ingest.netmac.states())
+        except sqlite3.Error as e:  # a full disk: these records are saved at the next try
+            log.warning("saving the devices' radio state failed: %s", e)
+        self._radio_saved_at = time.monotonic()
+
     def _housekeeping(self) -> None:
+        if time.monotonic() - self._radio_saved_at >= RADIO_SAVE_S:
+            self._save_radio_states()
         try:
             if self.registry.refresh() or not self._took_commands:
                 self._took_commands = True
@@ -199,6 +212,7 @@ class Agent:
             except Exception:
                 log.exception("stopping %r failed", s)
         self.metrics.save(force=True)
+        self._save_radio_states()
         self.server.close()
         self.buffer.close()
         self.registry.close()

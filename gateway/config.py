@@ -201,6 +201,10 @@ class LorawanSection:
                            _one_of("agent", "concentrator"))  # fmt: skip
     adr: bool = _key(True, "manage the data rate and TX power of devices that ask for ADR (LinkADRReq)")
     adr_margin_db: int = _key(10, "ADR installation margin above the demodulation floor, dB", _range(0, 30))
+    nb_trans_max: int = _key(
+        1, "highest NbTrans ADR asks for from the measured loss (1..3); a repetition dates the node's "
+        "relative readings seconds late (docs/gateway.md), so 1 unless payloads carry absolute times", _range(1, 3)
+    )
     cflist: bool = _key(True, "send the five extra EU868 channels 867.1-867.9 MHz in the Join-Accept")
     dev_status_interval_s: int = _key(
         86400, "ask a device for battery and margin (DevStatusReq) at most this often, s; 0: never", _range(0, 2592000)

@@ -31,6 +31,7 @@ _US = 1_000_000
 _TMST_MASK = 0xFFFFFFFF
 _MAX_QUEUE = 16  # application downlinks waiting per device
 _MIN_DOWN = 12  # MHDR + FHDR without FOpts + MIC: the smallest downlink
+_MAX_MAC = 40  # MAC answers kept for one downlink: with the requests (<= 6 bytes) within DR0's 51-byte payload
 
 log = logging.getLogger("gateway.downlinks")
 
@@ -146,9 +147,11 @@ class Scheduler:
     def add_mac(self, dev_eui: str, answers: bytes) -> None:
         if answers:
             q = self.queues.setdefault(dev_eui, DeviceQueue())
-            # whole commands only, while FOpts stays within 15 bytes: a cut one would garble the rest
+            # whole commands only (a cut one would garble the rest), at most a frame's worth
             cmds, _ = maccmd.parse_downlink_commands(answers)
-            q.mac = maccmd.fit_fopts([bytes((cid,)) + body for cid, body in cmds], q.mac)[0]
+            for cid, body in cmds:
+                if len(q.mac) + 1 + len(body) <= _MAX_MAC:
+                    q.mac += bytes((cid,)) + body
 
     def set_requests(self, dev_eui: str, requests: list[bytes]) -> None:
         """The network's MAC requests (gateway/netmac.py) for the next downlink, replacing older ones;
@@ -215,16 +218,27 @@ class Scheduler:
         ctx_of builds the uplink's RxContext, only when there is something to send. answer: the uplink
         asked for a downlink (ADRACKReq), so one goes even with nothing to carry."""
         q = self.queues.get(session.dev_eui)
-        fopts = maccmd.fit_fopts(q.requests, q.mac)[0] if q else b""
+        cmds = [bytes((cid,)) + body for cid, body in maccmd.parse_downlink_commands(q.mac)[0]] if q else []
+        cmds += q.requests if q else []
+        fopts = maccmd.fit_fopts(cmds)[0]  # whole commands, answers first, 15 bytes at most
+        mac_all = b"".join(cmds)
         has_app = bool(q and q.app)
+        # MAC commands FOpts cannot hold all go alone as the payload on FPort 0, encrypted with the
+        # NwkSKey (LoRaWAN 1.0.x §4.3.1.6, §4.3.3); with an application payload waiting, FOpts
+        # takes what fits, the answers left out are dropped (the device asks again) and the
+        # requests are decided again at the next uplink
+        port0 = len(mac_all) > len(fopts) and not has_app
+        if port0:
+            fopts = b""
         confirmed_or_asked = confirmed or answer
-        if not has_app and not fopts and not confirmed_or_asked:
+        if not has_app and not fopts and not port0 and not confirmed_or_asked:
             if self.content is None or self.content_due is None or not self.content_due(session.dev_eui, now):
                 return False
         ctx = ctx_of()
         # Cheap feasibility check with the smallest frame before building anything.
-        if self._window(ctx, self.cfg.rx1_delay_s, _MIN_DOWN + len(fopts), now) is None:
-            if has_app or fopts or confirmed_or_asked:
+        mac_len = 1 + len(mac_all) if port0 else len(fopts)
+        if self._window(ctx, self.cfg.rx1_delay_s, _MIN_DOWN + mac_len, now) is None:
+            if has_app or fopts or port0 or confirmed_or_asked:
                 self.metrics.inc("downlinks_deferred")
             return False
         try:
@@ -232,7 +246,10 @@ class Scheduler:
         except lora.RadioError:
             return False
         item: tuple[int, bytes] | None = None
-        if q and q.app and len(q.app[0][1]) <= limit:
+        if port0:
+            item = (0, mac_all)  # within every data rate's payload (_MAX_MAC)
+            self.metrics.inc("downlinks_mac_fport0")
+        elif q and q.app and len(q.app[0][1]) <= limit:
             item = q.app[0]
         elif self.content is not None:
             item = self.content(session.dev_eui, limit, now)

@@ -53,7 +53,8 @@ log = logging.getLogger("gateway.ingest")
 # Each rxpk is counted in exactly one of these.
 OUTCOMES = (
     "accepted_uplinks",  # decoded and queued for commit (received_uplinks counts them once committed)
-    "duplicates",  # same frame from another concentrator (or the same one again) within the window
+    "duplicates",  # same frame from another concentrator (or the same one again) within the window, or
+    # the last accepted unconfirmed frame again, byte for byte, in this run (NbTrans repetitions)
     "joins_accepted",
     "replays",  # frame counter or DevNonce already used
     "retransmissions",  # a confirmed uplink sent again with its counter (its ACK was lost): ACKed again
@@ -161,6 +162,7 @@ class Ingest:
             return
         s, fcnt32 = found
         s.fcnt_up_next = fcnt32 + 1
+        s.last_phy = frame.phy
         plain, commands = self._open(s, frame, fcnt32)
         readings = self._decode(s, frame, plain, rx, now_unix)
         # a relative payload is dated by this reception: replayed after a crash it would decode to
@@ -195,6 +197,9 @@ class Ingest:
             self._ratelog.warn("bad_mic", "MIC mismatch, DevAddr %s FCnt %d" % (frame.dev_addr.hex(), frame.fcnt16))
             return None
         if fcnt32 < s.fcnt_up_next:
+            if fcnt32 == s.fcnt_up_next - 1 and not frame.confirmed and frame.phy == s.last_phy:
+                m.inc("duplicates")  # a repetition of the last frame (NbTrans, LoRaWAN 1.0.x §5.3)
+                return None
             if not self._reack(s, frame, fcnt32, gw, rx, now_mono):
                 m.inc("replays")
                 self._ratelog.warn("replay", "device %s FCnt %d < next %d" % (s.dev_eui, fcnt32, s.fcnt_up_next))

@@ -7,10 +7,16 @@ next downlink's FOpts (LinkADRReq when the algorithm wants a change, DevStatusRe
 DevStatusAns). An answer nobody asked for is counted (``mac_unsolicited``) and ignored. Requests
 are decided afresh at every uplink: one whose downlink was lost or did not fit is simply decided
 again, one the device refused is not repeated (AdrState caps what it asks).
+
+The record of each device (SNR and FCnt history, data rate, power, NbTrans, refused settings, the
+request in flight, the last DevStatus) is saved with the device registry (``states`` for the
+devices changed since the last save, ``restore`` at start), so a restarted agent goes on where
+it was instead of learning every device again; a new session (join) starts afresh.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +46,29 @@ class NetworkMAC:
         self.cfg = cfg
         self.metrics = metrics
         self.devices: dict[str, DeviceMAC] = {}
+        self.dirty: set[str] = set()  # devices whose record changed since states()
 
     def joined(self, dev_eui: str) -> None:
         """A new session: the device starts over at its configured data rate and full power."""
         self.devices.pop(dev_eui, None)
+        self.dirty.discard(dev_eui)
+
+    def states(self) -> dict[str, str]:
+        """The JSON record of every device changed since the last call (for the registry)."""
+        out = {eui: json.dumps(_dump(self.devices[eui])) for eui in self.dirty if eui in self.devices}
+        self.dirty.clear()
+        return out
+
+    def restore(self, states: dict[str, str]) -> int:
+        """Take the records the registry kept; one that does not read is counted and skipped."""
+        n = 0
+        for eui, text in states.items():
+            try:
+                self.devices[eui] = _load(json.loads(text))
+                n += 1
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.metrics.inc("mac_state_unreadable")
+        return n
 
     def commands(
         self, dev_eui: str, frame: lorawan.DataFrame, received: list[mac.MACCommand], rx_sf: int, rx_bw: int,
@@ -51,6 +76,7 @@ class NetworkMAC:
     ) -> list[bytes]:  # fmt: skip
         """MAC requests for the next downlink to this device, after taking in this uplink."""
         d = self.devices.setdefault(dev_eui, DeviceMAC())
+        self.dirty.add(dev_eui)
         asked_adr = d.adr.asked is not None
         for cmd in received:
             try:
@@ -69,9 +95,9 @@ class NetworkMAC:
             dr = lora.eu868_dr_of(rx_sf, rx_bw)
         except lora.RadioError:
             return out
-        d.adr.observe(dr, snr_db)
+        d.adr.observe(dr, snr_db, frame.fcnt16)
         if self.cfg.adr and frame.adr:
-            req = d.adr.decide(float(self.cfg.adr_margin_db))
+            req = d.adr.decide(float(self.cfg.adr_margin_db), self.cfg.nb_trans_max)
             if req is not None:
                 out.append(maccmd.build_link_adr_req(req))
                 self.metrics.inc("adr_requests")
@@ -101,6 +127,42 @@ class NetworkMAC:
             eui: {"battery": m.battery, "margin_db": m.margin_db, "at": m.status_at}
             for eui, m in self.devices.items() if m.status_at is not None
         })  # fmt: skip
+
+
+def _dump(d: DeviceMAC) -> dict[str, Any]:
+    a = d.adr
+    return {
+        "adr": {"dr": a.dr, "tx_power": a.tx_power, "nb_trans": a.nb_trans, "snr": list(a.snr),
+                "fcnts": list(a.fcnts), "asked": a.asked, "max_dr": a.max_dr, "max_tx_power": a.max_tx_power,
+                "asks": a.asks, "rejects": a.rejects},
+        "status_asked_at": d.status_asked_at, "status_pending": d.status_pending, "battery": d.battery,
+        "margin_db": d.margin_db, "status_at": d.status_at,
+    }  # fmt: skip
+
+
+def _load(o: dict[str, Any]) -> DeviceMAC:
+    """A DeviceMAC from _dump's dict; values outside the region's tables are refused (ValueError)."""
+    a = o["adr"]
+    state = adr.AdrState(
+        dr=int(a["dr"]), tx_power=int(a["tx_power"]), nb_trans=int(a["nb_trans"]),
+        asked=tuple(int(x) for x in a["asked"]) if a["asked"] is not None else None,  # type: ignore[arg-type]
+        max_dr=int(a["max_dr"]), max_tx_power=int(a["max_tx_power"]), asks=int(a["asks"]), rejects=int(a["rejects"]),
+    )  # fmt: skip
+    state.snr.extend(float(x) for x in a["snr"])
+    state.fcnts.extend(int(x) & 0xFFFF for x in a["fcnts"])
+    for dr in (state.dr, state.max_dr) + ((state.asked[0],) if state.asked else ()):
+        lora.eu868_dr(dr)  # RadioError (a ValueError) outside the region's data rates
+    powers = (state.tx_power, state.max_tx_power) + ((state.asked[1],) if state.asked else ())
+    if not all(0 <= p <= maccmd.EU868_MAX_TX_POWER for p in powers) or not 1 <= state.nb_trans <= 15:
+        raise ValueError("TXPower or NbTrans outside the region's table")
+    if state.asked is not None and len(state.asked) != 3:
+        raise ValueError("asked is (dr, tx_power, nb_trans)")
+
+    def opt(key: str, kind: type) -> Any:
+        return None if o[key] is None else kind(o[key])
+
+    return DeviceMAC(state, opt("status_asked_at", float), bool(o["status_pending"]), opt("battery", int),
+                     opt("margin_db", int), opt("status_at", float))  # fmt: skip
 
 
 def device_status(data_dir: Path) -> dict[str, dict[str, Any]]:

@@ -70,6 +70,11 @@ CREATE TABLE IF NOT EXISTS counter_log (      -- counter snapshots, one packed r
     id   INTEGER PRIMARY KEY,
     rows BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS radio_state (      -- the network's ADR/DevStatus record of a session (gateway/netmac.py)
+    dev_eui  TEXT PRIMARY KEY,
+    state    TEXT NOT NULL,                   -- JSON
+    saved_at REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS commands (         -- operator downlinks waiting for the agent to take them
     id         INTEGER PRIMARY KEY,
     dev_eui    TEXT NOT NULL,
@@ -158,6 +163,7 @@ class Session:
     fcnt_down_next: int = 0
     last_seq: int | None = None
     fcnt_down_saved: int = 0  # what the file holds: FCntDown values below it may have been used
+    last_phy: bytes = field(default=b"", repr=False)  # the last accepted uplink (memory only): its NbTrans repetitions
 
     def reserve_down(self) -> bool:
         """Reserve a block of FCntDown values when the next one is not covered by the file; True
@@ -280,6 +286,7 @@ class Registry:
             n = self._db.execute("DELETE FROM devices WHERE dev_eui = ?", (dev_eui,)).rowcount
             self._db.execute("DELETE FROM dev_nonces WHERE dev_eui = ?", (dev_eui,))
             self._db.execute("DELETE FROM commands WHERE dev_eui = ?", (dev_eui,))
+            self._db.execute("DELETE FROM radio_state WHERE dev_eui = ?", (dev_eui,))
         self.refresh()
         return n > 0
 
@@ -446,10 +453,31 @@ class Registry:
                 " WHERE dev_eui = ?",
                 (dev_addr.hex(), nwkskey, appskey, dev_eui),
             )
+            self._db.execute("DELETE FROM radio_state WHERE dev_eui = ?", (dev_eui,))  # a new session starts afresh
         self._unindex(dev_eui)
         s = Session(dev_eui, dev_addr, nwkskey, appskey, 0, 0, last_seq)
         self._index(s)
         return s
+
+    # ---- the network's radio record of each session (gateway/netmac.py) ---------------------------
+
+    def radio_states(self) -> dict[str, str]:
+        """dev_eui -> the JSON NetworkMAC saved for its current session."""
+        with self._lock:
+            return dict(self._db.execute("SELECT dev_eui, state FROM radio_state").fetchall())
+
+    def save_radio_states(self, states: dict[str, str]) -> None:
+        """Replace the saved records of these devices, in one transaction (devices no longer
+        registered are skipped)."""
+        if not states:
+            return
+        now = time.time()
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO radio_state (dev_eui, state, saved_at)"
+                " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE dev_eui = ?)",
+                [(eui, st, now, eui) for eui, st in states.items()],
+            )
 
     def _new_dev_addr(self, net_id: int) -> bytes:
         ntype = net_id >> 21

@@ -1,6 +1,6 @@
 """Radio figures of a run, from every frame the radio model settled: data-rate distribution at the
 start and the end, airtime per node and day, the busiest sub-band hour of any node (ETSI EN 300 220
-counts duty cycle over an hour; here clock hours of virtual time), collisions; and the delivery
+counts duty cycle over an hour; here clock hours of virtual time), collisions, join-requests per node; and the delivery
 latency of readings (measurement time to arrival at the platform, in virtual seconds)."""
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ from typing import Any
 from edge import lora
 
 _HOUR_US = 3_600_000_000
+
+
+def is_join(phy: bytes) -> bool:
+    """A join-request: MHDR MType 000 (LoRaWAN 1.0.x §4.2.1)."""
+    return bool(phy) and phy[0] >> 5 == 0
 
 
 def percentile(sorted_values: list[float], p: float) -> float | None:
@@ -30,10 +35,13 @@ class AirStats:
         self.frames = 0
         self.collided = 0  # frames lost to a collision at every concentrator that could hear them
         self.collisions_at_a_concentrator = 0
+        self.join_requests: dict[str, int] = defaultdict(int)  # node -> join-requests it put on air
 
     def add(self, node: str, sf: int, freq_hz: int, start_us: int, airtime_us: int, lost: str | None,
-            losses: dict[str, str]) -> None:  # fmt: skip
+            losses: dict[str, str], join: bool = False) -> None:  # fmt: skip
         self.frames += 1
+        if join:
+            self.join_requests[node] += 1
         self.first_sf.setdefault(node, sf)
         self.last_sf[node] = sf
         self.airtime_us[node] += airtime_us
@@ -79,6 +87,11 @@ class AirStats:
             },
             "busiest_subband_hour": busiest,
             "nodes_over_duty_cycle_in_an_hour": len(over),
+            "join_requests": {
+                "total": sum(self.join_requests.values()),
+                "nodes": len(self.join_requests),
+                "max_per_node": max(self.join_requests.values(), default=0),
+            },
             "frames_lost_to_collision": self.collided,
             "collisions_at_a_concentrator": self.collisions_at_a_concentrator,
             "latency_s": {

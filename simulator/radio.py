@@ -141,6 +141,10 @@ class RadioChannel:
         bisect.insort(self._pending, f, key=lambda x: x.start_us)
         return f
 
+    def in_flight(self) -> list[Frame]:
+        """Frames sent but not yet decided (still on the air at the last settle)."""
+        return list(self._pending)
+
     def settle(self, now_us: int) -> list[Frame]:
         """Decide every frame that ended by now_us (no later frame can overlap it); oldest first."""
         self._settled_us = max(self._settled_us, now_us)

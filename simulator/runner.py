@@ -33,7 +33,7 @@ from typing import Any
 from edge.clock import VirtualClock
 from simulator import digest, report, usecases
 from simulator.agent import AgentProcess, WiringMissing
-from simulator.airstats import AirStats
+from simulator.airstats import AirStats, is_join
 from simulator.broker import Backhaul, Broker
 from simulator.checker import Checker, Ledger
 from simulator.concentrator import Concentrator
@@ -225,7 +225,7 @@ class Runner:
         for f in frames:
             seqs = f.seqs
             self.airstats.add(f.node, f.sf, f.freq_hz, f.start_us, f.airtime_us,
-                              None if f.delivered else f.loss_reason(), f.losses)  # fmt: skip
+                              None if f.delivered else f.loss_reason(), f.losses, is_join(f.phy))  # fmt: skip
             if not f.delivered:
                 reason = f.loss_reason()
                 self.books.frames_lost[reason] = self.books.frames_lost.get(reason, 0) + 1
@@ -468,6 +468,9 @@ class Runner:
         self._sample(wall0)
         for key in set(self.ledger.readings) - self.books.carried:
             self.ledger.explain(key[0], key[1], "still_on_node_at_end")
+        for f in self.radio.in_flight():  # sent in the run's last moments, it had not ended when the run did
+            for seq in f.seqs:
+                self.ledger.explain(f.node, seq, "on_air_at_end")
 
     def _wait_agent_empty(self, until: float) -> None:
         """Until the agent's counters show an empty buffer twice, a second apart, with nothing stored

@@ -52,6 +52,7 @@ class DeviceMAC:
     def joined(self, cflist: bytes | None) -> None:
         """A new session: counters reset, channels = defaults + the CFList's (if any, and valid)."""
         self.adr_ack_cnt = 0
+        self.nb_trans = 1
         self._answers = []
         self.table = list(lora.EU868_DEFAULT_CHANNELS)
         if cflist is not None:
@@ -64,8 +65,11 @@ class DeviceMAC:
     def link_check(self) -> None:
         self._link_check = True
 
-    def uplink(self) -> tuple[bytes, bool]:
-        """(FOpts, ADRACKReq) of the next uplink, with the back-off applied first."""
+    def uplink(self, port0_room: int = 0) -> tuple[bytes, bool]:
+        """(MAC commands, ADRACKReq) of the next uplink, with the back-off applied first. The commands
+        go in FOpts (15 bytes at most); with port0_room (an uplink without application payload) the
+        ones FOpts cannot hold all go as the FPort-0 payload instead (LoRaWAN 1.0.x §4.3.1.6), up to
+        that many bytes: the caller sends them on FPort 0 when they are longer than 15 bytes."""
         adr_ack_req = False
         if self.adr:
             if self.adr_ack_cnt >= ADR_ACK_LIMIT:
@@ -76,6 +80,13 @@ class DeviceMAC:
             self.adr_ack_cnt += 1
         cmds = self._answers + ([LINK_CHECK_REQ] if self._link_check else [])
         fopts, rest = maccmd.fit_fopts(cmds)
+        if rest and port0_room > maccmd.FOPTS_MAX:
+            fopts, rest = b"", []
+            for c in cmds:
+                if not rest and len(fopts) + len(c) <= port0_room:
+                    fopts += c
+                else:
+                    rest.append(c)
         self._answers = [c for c in rest if c != LINK_CHECK_REQ]
         self._link_check = LINK_CHECK_REQ in rest
         return fopts, adr_ack_req

@@ -20,10 +20,15 @@ The module's own EU868 duty-cycle limiter is modelled ("No band in <n>ms"), and 
 is kept in ``tx_log`` (start ms, frequency, airtime ms) for duty-cycle checks.
 
 MAC layer (simulator/modem/device_mac.py): ADR with its ADR_ACK back-off, LinkADRReq/Ans,
-LinkCheck, DevStatus and the Join-Accept's CFList, in real FOpts.
+LinkCheck, DevStatus and the Join-Accept's CFList, in real FOpts, or on FPort 0 (under the NwkSKey)
+when they are too long for FOpts and the frame has no application payload.
+
+NbTrans (LinkADRReq Redundancy): an unconfirmed uplink without a downlink in its windows is sent
+again with the same FCnt, NbTrans times in all, each repetition when the duty cycle allows it at
+once.
 
 Not modelled: the other MAC commands (counted and ignored), confirmed-uplink retransmissions,
-NbTrans, class B/C, the module's flash (the session is lost on ``power_off()`` and ``AT+RESET``;
+class B/C, the module's flash (the session is lost on ``power_off()`` and ``AT+RESET``;
 DevNonce keeps counting up as the module keeps it in flash), UART baud errors.
 """
 
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 
 from edge import lora
 from gateway import lorawan
+from gateway.lorawan import maccmd
 from simulator.modem.device_mac import DeviceMAC
 
 DEFAULT_CHANNELS = lora.EU868_DEFAULT_CHANNELS
@@ -62,6 +68,8 @@ class _Pending:
     windows: list[int]  # the ms times of RX1 and RX2 (after which the window is judged)
     confirmed: bool = False
     lines: list[str] = field(default_factory=list)
+    phy: bytes = b""  # the frame, for its NbTrans repetitions
+    repeats: int = 0  # repetitions still to send if no downlink comes
 
 
 class LoRaE5Emulator:
@@ -98,6 +106,7 @@ class LoRaE5Emulator:
         self.tx_log: list[tuple[int, int, int]] = []  # (start ms, freq Hz, airtime ms)
         self.commands: list[str] = []  # every command line received, for tests
         self.downlinks_rejected = 0
+        self.repetitions = 0  # NbTrans repetitions sent
 
     # the MAC layer holds the radio settings the network may change
     @property
@@ -359,7 +368,8 @@ class LoRaE5Emulator:
             self._say("+%s: No band in %dms" % (tag, wait))
             return
         s = self.session
-        fopts, adr_ack_req = self.mac.uplink()
+        mac_cmds, adr_ack_req = self.mac.uplink(0 if data else limit)
+        port0 = not data and len(mac_cmds) > maccmd.FOPTS_MAX  # MAC alone on FPort 0, under the NwkSKey
         phy = lorawan.build_data_frame(
             nwkskey=s.nwkskey,
             appskey=s.appskey,
@@ -367,18 +377,20 @@ class LoRaE5Emulator:
             fcnt32=s.fcnt_up,
             uplink=True,
             confirmed=confirmed,
-            fport=self.port if data else None,
-            payload=data,
+            fport=0 if port0 else self.port if data else None,
+            payload=mac_cmds if port0 else data,
             adr=self.adr,
             adr_ack_req=adr_ack_req,
-            fopts=fopts,
+            fopts=b"" if port0 else mac_cmds,
         )
         s.fcnt_up += 1
         self._say("+%s: Start" % tag)
         if confirmed:
             self._say("+%s: Wait ACK" % tag)
         end = self._transmit(phy, self._rng.choice(self.channels))
-        self._pending = _Pending("msg", tag, [end + RX1_DELAY_MS, end + RX1_DELAY_MS + 1000], confirmed)
+        windows = [end + RX1_DELAY_MS, end + RX1_DELAY_MS + 1000]
+        repeats = 0 if confirmed else self.mac.nb_trans - 1
+        self._pending = _Pending("msg", tag, windows, confirmed, phy=phy, repeats=repeats)
 
     # ---- radio ----
 
@@ -418,14 +430,30 @@ class LoRaE5Emulator:
             at = p.windows.pop(0)
             heard = self._rx
             self._rx = []
+            got = False
             for phy, rssi, snr in heard:
                 if self._accept(p, phy, window, rssi, snr, at):
+                    got = True
                     p.windows = []
                     break
             if not p.windows:
+                if not got and self._repeat(p):
+                    continue
                 self._finish(p, at)
                 self._pending = None
                 return
+
+    def _repeat(self, p: _Pending) -> bool:
+        """An unconfirmed frame whose windows brought no downlink goes again, NbTrans times in all
+        (LoRaWAN 1.0.x §5.3), same FCnt, on a channel drawn again; a repetition the duty cycle does
+        not allow at once is dropped (the module would wait for the band)."""
+        if p.kind != "msg" or p.repeats <= 0 or self._band_wait() > 0:
+            return False
+        p.repeats -= 1
+        end = self._transmit(p.phy, self._rng.choice(self.channels))
+        p.windows = [end + RX1_DELAY_MS, end + RX1_DELAY_MS + 1000]
+        self.repetitions += 1
+        return True
 
     def _finish(self, p: _Pending, at: int) -> None:
         if p.kind == "join":

@@ -14,6 +14,7 @@ from typing import Any
 
 from edge import payload
 from gateway import lorawan
+from gateway.lorawan import maccmd
 
 
 @dataclass
@@ -97,7 +98,8 @@ class LoopbackNetwork:
             return
         dev.fcnt_up = fcnt32 + 1
         dev.uplinks += 1
-        dev.fopts_up.append(frame.fopts)
+        # the MAC commands of the uplink: FOpts, or the payload on FPort 0 (under the NwkSKey)
+        dev.fopts_up.append(frame.decrypt(dev.nwkskey, dev.appskey, fcnt32) if frame.fport == 0 else frame.fopts)
         dev.adr_ack_reqs += frame.adr_ack_req
         if frame.fport == 1:
             data = frame.decrypt(dev.nwkskey, dev.appskey, fcnt32)
@@ -114,6 +116,7 @@ class LoopbackNetwork:
         if dev.queue or dev.mac_queue or frame.confirmed:
             body = dev.queue.pop(0) if dev.queue else b""
             fopts = dev.mac_queue.pop(0) if dev.mac_queue else b""
+            port0 = len(fopts) > maccmd.FOPTS_MAX and not body  # too long for FOpts: alone on FPort 0
             down = lorawan.build_data_frame(
                 nwkskey=dev.nwkskey,
                 appskey=dev.appskey,
@@ -121,9 +124,9 @@ class LoopbackNetwork:
                 fcnt32=dev.fcnt_down,
                 uplink=False,
                 ack=frame.confirmed,
-                fport=2 if body else None,
-                payload=body,
-                fopts=fopts,
+                fport=0 if port0 else 2 if body else None,
+                payload=fopts if port0 else body,
+                fopts=b"" if port0 else fopts,
             )
             dev.fcnt_down += 1
             modem.deliver(down)

@@ -172,6 +172,7 @@ def config_data(sensors):
             "join_eui": "0000000000000001",
             "app_key": "2b7e151628aed2a6abf7158809cf4f3c",
             "dr": 0,
+            "join_window_s": 0,  # joins at power-up: these nodes are about their sensors
         },
         "interval_s": 300,
         "sensors": sensors,

@@ -1,7 +1,7 @@
 # Uplink policy: airtime, duty cycle, fair-use budget, backlog bookkeeping and frame packing.
 from edge import lora, payload
 from firmware.datalog import Datalog
-from firmware.uplink import Airtime, Backlog, pack
+from firmware.uplink import Airtime, Backlog, JoinPolicy, pack
 from tests.device.mptest import tmpdir
 
 T0 = 1763800000
@@ -132,3 +132,69 @@ def test_a_request_with_evicted_head_completes():
     assert got == [first, first + 1, first + 2]
     b.sent(got, log)
     assert b.ranges == [] and b.candidates(log, 0, 16) == []
+
+
+EUI_A = bytes.fromhex("70b3d57ed0000001")
+EUI_B = bytes.fromhex("70b3d57ed0000002")
+
+
+def test_first_join_is_at_a_random_moment_of_the_window_for_each_node():
+    firsts = [JoinPolicy(bytes((0x70, 0xB3, 0, 0, 0, 0, i >> 8, i & 0xFF)), T0, 300).next_at for i in range(200)]
+    assert all(T0 <= t < T0 + 300 for t in firsts)
+    assert len(set(firsts)) > 100  # 200 nodes powered together: spread, not in one second
+    assert max(firsts) - min(firsts) > 250
+    assert JoinPolicy(EUI_A, T0, 300).next_at == JoinPolicy(EUI_A, T0, 300).next_at  # reproducible
+    assert JoinPolicy(EUI_A, T0, 0).next_at == 0  # no window: at once
+
+
+def test_join_back_off_doubles_with_jitter_up_to_the_maximum():
+    a, b = JoinPolicy(EUI_A, T0, 0, 240), JoinPolicy(EUI_B, T0, 0, 240)
+    t = T0
+    waits_a, waits_b = [], []
+    for _ in range(6):
+        a.failed(t)
+        b.failed(t)
+        waits_a.append(a.next_at - t)
+        waits_b.append(b.next_at - t)
+    bounds = [15, 30, 60, 120, 240, 240]
+    for w, hi in zip(waits_a + waits_b, bounds + bounds):
+        assert hi // 2 <= w <= hi
+    assert waits_a != waits_b  # two nodes that failed together do not retry together
+    a.joined()
+    a.failed(t)
+    assert 7 <= a.next_at - t <= 15
+
+
+def test_join_requests_keep_the_aggregated_join_duty_cycle():
+    p = JoinPolicy(EUI_A, T0, 0)
+    toa = JoinPolicy.toa_ms(0)  # a 23-byte join-request at SF12: about 1.48 s
+    assert 1400 < toa < 1600
+    t, sent = T0, []
+    while t < T0 + 3 * 86400:
+        w = p.wait_s(0, t)
+        assert w >= 0
+        if w == 0:
+            p.sent(0, t)
+            sent.append(t)
+            t += 10
+        else:
+            t += w
+    first_hour = [s for s in sent if s < T0 + 3600]
+    hours_1_11 = [s for s in sent if T0 + 3600 <= s < T0 + 11 * 3600]
+    assert len(first_hour) * toa <= 36000 and len(hours_1_11) * toa <= 36000
+    late = [s for s in sent if s >= T0 + 11 * 3600]
+    for i in range(len(late)):
+        assert len([s for s in late[i:] if s < late[i] + 86400]) * toa <= 8700
+    assert len(first_hour) == 36000 // toa  # the budget is usable, not only respected
+
+
+def test_join_policy_state_round_trips():
+    p = JoinPolicy(EUI_A, T0, 300)
+    p.sent(0, T0 + 5)
+    p.failed(T0 + 12)
+    q = JoinPolicy(EUI_B, T0 + 900, 300)
+    q.restore(p.state())
+    assert q.state() == p.state()
+    p.failed(T0 + 60)
+    q.failed(T0 + 60)
+    assert q.next_at == p.next_at  # the same random sequence goes on

@@ -109,3 +109,22 @@ def test_node_follows_the_networks_data_rate(tmp_path):
     # (less the 2 bytes of LinkADRAns the modem added in FOpts, which the node never sees: a few ms;
     # the modem's own duty-cycle limiter counts them)
     assert 0 <= sum(a for _, _, a in k.modem.tx_log) - k.node.airtime.used_ms < 20
+
+
+def test_mac_commands_on_fport_0_both_ways():
+    clock, net, emu, drv, frames = _joined(cflist=maccmd.build_cflist())
+    link_adr = maccmd.build_link_adr_req(maccmd.LinkADRReq(dr=3, tx_power=1, ch_mask=0xFF))
+    # 4 x DevStatusReq + a LinkADRReq: 9 bytes fit FOpts; their answers (4 x 3 + 2 = 14) too
+    net.devices[EUI].mac_queue.append(maccmd.DEV_STATUS_REQ * 4 + link_adr)
+    drv.send(b"\x00", 1)
+    assert emu.dr == 3 and net.devices[EUI].fopts_up[-1] == b""
+    # 16 bytes of requests: the network sends them on FPort 0, the device takes them the same way
+    net.devices[EUI].mac_queue.append(maccmd.DEV_STATUS_REQ * 11 + maccmd.build_link_adr_req(
+        maccmd.LinkADRReq(dr=4, tx_power=2, ch_mask=0xFF)))  # fmt: skip
+    drv.send(b"", 1)  # carries the 14 answer bytes in FOpts, and gets the FPort-0 downlink
+    assert len(net.devices[EUI].fopts_up[-1]) == 14 and emu.dr == 4 and emu.mac.tx_power == 2
+    # 11 DevStatusAns + 1 LinkADRAns = 35 bytes: an uplink without payload sends them all on FPort 0
+    drv.send(b"", 1)
+    up = net.devices[EUI].fopts_up[-1]
+    assert len(up) == 35 and up.count(bytes((maccmd.DEV_STATUS,))) >= 11 and up.endswith(bytes.fromhex("0307"))
+    assert emu.mac.ignored == 0

@@ -175,14 +175,62 @@ def test_downlink_duty_cycle_on_the_concentrator_clock():
     ) == 123.0  # by default the agent's clock
 
 
-def test_mac_answers_queue_whole_commands_within_15_bytes():
+def test_mac_answers_queue_whole_commands_within_an_fport_0_payload():
     from gateway.config import LorawanSection
     from gateway.downlinks import Scheduler
     from gateway.metrics import Metrics
 
     s = Scheduler(LorawanSection(), None, Metrics(), lambda gw, pkt: None)  # type: ignore[arg-type]
     time_ans = bytes.fromhex("0d0102030400")  # DeviceTimeAns, 6 bytes
-    s.add_mac("d", time_ans * 3)  # 18 bytes asked for: two fit whole, the third is dropped, not cut
-    assert s.queues["d"].mac == time_ans * 2
-    s.add_mac("d", bytes.fromhex("020c01"))  # LinkCheckAns (3 bytes) still fits: 15
-    assert len(s.queues["d"].mac) == 15
+    s.add_mac("d", time_ans * 3)  # 18 bytes: more than FOpts holds, kept whole for FPort 0
+    assert s.queues["d"].mac == time_ans * 3
+    s.add_mac("d", time_ans * 4 + bytes.fromhex("020c01"))  # 40 bytes at most: the 7th is dropped, not cut
+    assert s.queues["d"].mac == time_ans * 6 + bytes.fromhex("020c01")
+    s.add_mac("d", bytes.fromhex("0d01"))  # a truncated command is never queued
+    assert len(s.queues["d"].mac) == 39
+
+
+def test_loss_from_fcnt_gaps():
+    assert adr.loss_percent(list(range(20))) == 0.0
+    assert adr.loss_percent([0, 2, 4, 6, 8]) == pytest.approx(100 * 4 / 9)
+    assert adr.loss_percent([65534, 65535, 1, 2]) == pytest.approx(20.0)  # across the 16-bit wrap
+
+
+@pytest.mark.parametrize(
+    "current, loss, expected",
+    [
+        # ChirpStack's default table: < 5 % one less, 5-10 % kept, 10-30 % one more, >= 30 % three
+        (1, 0.0, 1), (2, 4.9, 1), (3, 4.9, 2),
+        (1, 5.0, 1), (2, 9.9, 2), (3, 7.0, 3),
+        (1, 10.0, 2), (2, 29.9, 3), (3, 20.0, 3),
+        (1, 30.0, 3), (2, 80.0, 3),
+    ],
+)  # fmt: skip
+def test_nb_trans_from_loss(current, loss, expected):
+    assert adr.nb_trans(current, loss) == expected
+
+
+def test_nb_trans_rides_the_link_adr_req_once_the_history_is_full():
+    st = adr.AdrState(dr=5)
+    for i in range(19):
+        st.observe(5, 0.0, i * 2)  # every other frame lost; SF7 at SNR 0: nstep 0, nothing else to change
+        assert st.decide() is None  # no loss figure before 20 uplinks
+    st.observe(5, 0.0, 38)
+    req = st.decide()
+    assert req is not None and (req.dr, req.tx_power, req.nb_trans) == (5, 0, 3)
+    assert maccmd.build_link_adr_req(req)[4] == 0x03  # Redundancy: ChMaskCntl 0, NbTrans 3
+    st.answered(maccmd.LinkADRAns(True, True, True))
+    assert st.nb_trans == 3 and not st.fcnts  # measured afresh with the new NbTrans
+    for i in range(20):
+        st.observe(5, 0.0, 100 + i)  # no loss now
+    req = st.decide()
+    assert req is not None and req.nb_trans == 2  # one less
+
+
+def test_nb_trans_held_at_the_configured_maximum():
+    st = adr.AdrState(dr=5)
+    for i in range(20):
+        st.observe(5, 0.0, i * 2)  # 49 % loss: ChirpStack's table says 3
+    assert st.decide(max_nb_trans=1) is None  # [lorawan] nb_trans_max = 1 (the default): nothing to change
+    req = st.decide(max_nb_trans=2)
+    assert req is not None and req.nb_trans == 2

@@ -2,6 +2,7 @@
 packet forwarder; the SNR each frame arrives with is set per test."""
 
 import base64
+import time
 
 import pytest
 
@@ -129,3 +130,57 @@ def test_dev_status_reaches_the_device_list(chain, capsys):
     assert main(["gateway", "device", "list", "--config", str(cfg_path)]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(DEV_EUI)][0]
     assert line.split()[-3:] == ["200", "8", "dB"]
+
+
+def test_adr_and_dev_status_state_survive_an_agent_restart(chain):
+    agent, fwds, clock, air, modem = chain
+    modem.mac.max_tx_power = 0  # refuses any power step: the network must remember that
+    modem.mac.battery = 180
+    for seq in range(1, 5):
+        send(agent, fwds, clock, air, modem, seq)
+    before = agent.agent.ingest.netmac.devices[DEV_EUI]
+    assert before.battery == 180 and before.adr.max_tx_power == 0 and before.status_at is not None
+    assert modem.dr == 5 and agent.metrics.get("adr_rejected") == 1
+    asked, requests, unsolicited = (
+        modem.mac.adr_requests,
+        agent.metrics.get("adr_requests"),
+        agent.metrics.get("mac_unsolicited"),
+    )
+    agent.stop()  # SIGTERM-like stop: the record is saved with the registry
+    cfg = agent.cfg
+    again = AgentThread(cfg)
+    fwds2 = [Forwarder(again.address, eui=f.eui) for f in fwds]
+    try:
+        for f in fwds2:
+            f.pull()
+        air.fwds = fwds2[:1]
+        after = again.agent.ingest.netmac.devices[DEV_EUI]
+        assert (after.adr.dr, after.adr.tx_power, after.adr.max_tx_power, list(after.adr.snr)) == (
+            before.adr.dr, before.adr.tx_power, 0, list(before.adr.snr))  # fmt: skip
+        assert (after.battery, after.margin_db, after.status_at) == (before.battery, before.margin_db, before.status_at)
+        for seq in range(5, 9):
+            send(again, fwds2, clock, air, modem, seq)
+        # no power request again, no second DevStatusReq the same day: the restarted agent knew
+        assert modem.mac.adr_requests == asked and again.metrics.get("adr_requests") == requests  # (counters persist)
+        assert again.agent.ingest.netmac.devices[DEV_EUI].status_at == before.status_at
+        assert again.metrics.get("mac_unsolicited") == unsolicited
+    finally:
+        for f in fwds2:
+            f.close()
+        again.stop()
+
+
+def test_nb_trans_repeats_reach_the_agent_as_duplicates(chain):
+    agent, fwds, clock, air, modem = chain
+    modem.mac.nb_trans = 3  # as a LinkADRReq Redundancy byte would set it
+    before, sent = len(air.sent), agent.metrics.get("downlinks_sent")  # (the Join-Accept)
+    reading = {"seq": 1, "t": T0, "pm2_5": 8.0}
+    at(modem, clock, "AT+MSGHEX=%s" % payload.encode(reading).hex(), until="Start")
+    assert agent.wait("received_uplinks", 1) == 1
+    assert agent.wait("downlinks_sent", sent + 1) == sent + 1
+    fwds[0].pull_resp()  # a downlink the node does not hear: it repeats the frame
+    time.sleep(0.3)  # past the agent's window for copies from several concentrators
+    at(modem, clock, "AT", until="+MSGHEX: Done", limit=30000)  # three SF12 frames and their windows
+    assert len(air.sent) - before == 3 and modem.repetitions == 2  # the frame and two repetitions
+    assert agent.wait("duplicates", 2) == 2
+    assert agent.metrics.get("replays") == 0 and agent.metrics.get("received_uplinks") == 1

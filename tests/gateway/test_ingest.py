@@ -277,3 +277,31 @@ def test_time_source_gateway_ignores_the_concentrator_clock(tmp_path):
         a.stop()
     (row,) = stored(cfg)
     assert abs(row[2] - time.time()) < 120
+
+
+def test_an_unconfirmed_frame_repeated_with_its_counter_is_a_duplicate(env):
+    cfg, a, f = env
+    phy = uplink(ADDR, 4, reading(1))
+    f.push([rxpk(phy, tmst=1_000_000)])
+    assert a.wait("received_uplinks", 1) == 1
+    time.sleep(0.3)  # past the 200 ms window that merges copies from several concentrators
+    f.push([rxpk(phy, tmst=9_000_000)])  # NbTrans: the node sends the same frame again
+    assert a.wait("duplicates", 1) == 1
+    f.push([rxpk(uplink(ADDR, 3, reading(2)), tmst=12_000_000)])  # an older counter stays a replay
+    assert a.wait("replays", 1) == 1 and a.metrics.get("duplicates") == 1
+    assert a.metrics.get("rxpk_received") == accounted(a.metrics) == 3
+    a.stop()
+    assert [r[1] for r in stored(cfg)] == [1]  # its reading once
+
+
+def test_mac_answers_too_long_for_fopts_go_on_fport_0(env):
+    cfg, a, f = env
+    f.pull()
+    # two LinkCheckReq and two DeviceTimeReq: 3 + 3 + 6 + 6 answer bytes, and the DevStatusReq: 19 > 15
+    f.push([rxpk(uplink(ADDR, 0, None, fopts=H("02020d0d")), tmst=7_000_000, lsnr=5)])
+    _, frame = _downlink(f, 10_000_000)
+    assert frame.fopts == b"" and frame.fport == 0
+    plain = frame.decrypt(NWK, APP, 0)  # FPort 0: under the NwkSKey
+    assert plain == frame.decrypt(NWK, os.urandom(16), 0)
+    assert plain[:6] == H("020c01020c01") and plain[6] == plain[12] == 0x0D and plain[18:] == H("06")
+    assert a.metrics.get("downlinks_mac_fport0") == 1

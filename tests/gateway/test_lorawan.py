@@ -268,3 +268,49 @@ def test_mac_commands_parse_and_answer():
         mac.parse_uplink_commands(H("06ff"))
     with pytest.raises(lorawan.MACCommandError):
         mac.parse_uplink_commands(H("7f"))
+
+
+def _spec_frm_and_mic(key, nwkskey, dev_addr_le, fcnt, direction, msg_head, plain):
+    """FRMPayload encryption and MIC written out from LoRaWAN 1.0.x §4.3.3 and §4.4 with the
+    cryptography package directly (AES-ECB blocks A_i, CMAC over B0 | msg), not gateway.lorawan."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.cmac import CMAC
+
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    stream = b"".join(
+        enc.update(bytes([1, 0, 0, 0, 0, direction]) + dev_addr_le + fcnt.to_bytes(4, "little") + bytes([0, i]))
+        for i in range(1, len(plain) // 16 + 2)
+    )
+    frm = bytes(p ^ s for p, s in zip(plain, stream, strict=False))
+    msg = msg_head + frm
+    c = CMAC(algorithms.AES(nwkskey))
+    c.update(bytes([0x49, 0, 0, 0, 0, direction]) + dev_addr_le + fcnt.to_bytes(4, "little") + bytes([0, len(msg)]))
+    c.update(msg)
+    return msg + c.finalize()[:4]
+
+
+def test_mac_commands_on_fport_0_are_encrypted_with_the_nwkskey_both_ways():
+    nwk, app, addr = CHIRP["nwkskey"], CHIRP["appskey"], H("01020304")
+    # downlink, FCntDown 5: LinkADRReq (DR5, TXPower 2, channels 0-7, NbTrans 1) and DevStatusReq
+    cmds = H("0352ff000106")
+    head = H("60") + addr[::-1] + H("00") + (5).to_bytes(2, "little") + H("00")  # no FOpts, FPort 0
+    expected = _spec_frm_and_mic(nwk, nwk, addr[::-1], 5, 1, head, cmds)
+    assert expected == H("6004030201000500") + expected[8:]  # MHDR, DevAddr, FCtrl, FCnt, FPort 0
+    assert expected.hex() == "60040302010005000047d4c19d41e9795a8a59"
+    phy = lorawan.build_data_frame(nwkskey=nwk, appskey=app, dev_addr=addr, fcnt32=5, uplink=False, fport=0,
+                                   payload=cmds)  # fmt: skip
+    assert phy == expected
+    f = lorawan.parse_phy(phy)
+    assert f.fport == 0 and f.decrypt(nwk, app, 5) == cmds
+    # uplink, FCntUp 7: LinkADRAns (all ACK) and DevStatusAns (battery 200, margin 8) on FPort 0
+    answers = H("030706c808")
+    head = H("40") + addr[::-1] + H("00") + (7).to_bytes(2, "little") + H("00")
+    expected = _spec_frm_and_mic(nwk, nwk, addr[::-1], 7, 0, head, answers)
+    phy = lorawan.build_data_frame(nwkskey=nwk, appskey=None, dev_addr=addr, fcnt32=7, uplink=True, fport=0,
+                                   payload=answers)  # fmt: skip
+    assert phy == expected
+    f = lorawan.parse_phy(phy)
+    assert [c.name for c in mac.parse_uplink_commands(f.decrypt(nwk, app, 7))] == ["LinkADRAns", "DevStatusAns"]
+    with pytest.raises(lorawan.LoRaWANError):  # MAC commands in FOpts and on FPort 0 at once
+        lorawan.build_data_frame(nwkskey=nwk, appskey=app, dev_addr=addr, fcnt32=8, uplink=True, fport=0,
+                                 payload=answers, fopts=H("02"))  # fmt: skip

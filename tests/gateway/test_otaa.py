@@ -125,3 +125,32 @@ def test_join_replays_bad_mics_and_strangers_are_refused(joined_env):
     _, txpk = fwd.pull_resp()
     ja = lorawan.decrypt_join_accept(APP_KEY, base64.b64decode(txpk["data"]))
     assert ja.join_nonce == 2 and ja.rx_delay == 1 and ja.dl_settings == 0  # RX2 DR0 (SF12)
+
+
+def test_a_join_accept_goes_on_rx2_when_rx1_sub_band_has_no_budget(tmp_path):
+    # a 60 s duty window: 1 % of it (0.6 s) on 868.1-868.5 MHz, 10 % (6 s) on 869.525 MHz
+    cfg = make_config(tmp_path, lorawan={"duty_window_s": 60})
+    reg = Registry.open(cfg.data_dir)
+    reg.add_otaa(DEV_EUI, JOIN_EUI, APP_KEY)
+    reg.close()
+    agent = AgentThread(cfg)
+    fwd = Forwarder(agent.address)
+    try:
+        fwd.pull()
+        clock = VirtualClock()
+        air = Air(fwd)
+        modem = LoRaE5Emulator(clock, radio=air, duty_cycle=False)
+        for cmd in ('AT+ID=DevEui,"%s"' % DEV_EUI, 'AT+ID=AppEui,"%s"' % JOIN_EUI,
+                    'AT+KEY=APPKEY,"%s"' % APP_KEY.hex(), "AT+MODE=LWOTAA", "AT+DR=DR0"):  # fmt: skip
+            at(modem, clock, cmd)
+        at(modem, clock, "AT+JOIN", until="Start")
+        assert agent.wait("joins_accepted", 1) == 1
+        _, join_tmst, _ = air.sent[-1]
+        # RX1 would be a 1.8 s SF12 frame on the 1 % sub-band: over its budget, so RX2, JOIN_ACCEPT_DELAY2
+        txpk = deliver_downlink(fwd, modem, (join_tmst + 6_000_000) & 0xFFFFFFFF)
+        assert txpk["freq"] == 869.525 and txpk["datr"] == "SF12BW125"
+        assert "+JOIN: Network joined" in at(modem, clock, "AT", until="+JOIN: Done", limit=10000)
+        assert agent.metrics.get("downlinks_rx2") == 1
+    finally:
+        fwd.close()
+        agent.stop()

@@ -173,3 +173,6 @@ def test_snr_reported_in_quarter_db_and_saturates(peer, conc):
     data, _ = peer.recvfrom(65535)
     high, low = json.loads(data[12:])["rxpk"]
     assert high["lsnr"] == 31.8 and low["lsnr"] == -32.0
+    from gateway.udp.rxpk import LSNR_DB
+
+    assert LSNR_DB[0] <= high["lsnr"] and low["lsnr"] <= LSNR_DB[1]  # and the agent takes both

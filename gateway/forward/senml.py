@@ -212,8 +212,8 @@ class PackEncoder:
             if len(readings) > SERIES_ALWAYS_ABOVE:
                 records += a
                 continue
-            b = self._by_reading(dev_eui, readings)
-            records += a if sum(map(len, a)) <= sum(map(len, b)) else b
+            shorter = sum(map(len, a)) <= self._by_reading_size(dev_eui, readings)
+            records += a if shorter else self._by_reading(dev_eui, readings)
         return fastcbor.head(4, len(records)) + b"".join(records)
 
     def _series(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
@@ -238,6 +238,19 @@ class PackEncoder:
             integer = fastcbor.integer
             out += [b"\xa2\x02" + value_of(name, v) + b"\x06" + integer(t - t0) for t, v in points[1:]]
         return out
+
+    def _by_reading_size(self, dev_eui: str, readings: list[Reading]) -> int:
+        """The byte length _by_reading would give, without building it: the cheaper way to pick
+        the layout, as a device with one reading in a message mostly keeps series."""
+        c = self.cache
+        t0 = min(t for _, t, _ in readings)
+        # per value: a map head of 3-6 pairs (1 byte), keys n, u, v (1 byte each), t when not at bt
+        size = len(c.text(base_name(dev_eui))) + len(fastcbor.integer(t0)) + 2  # bn and bt in the first record
+        for _, t, values in readings:
+            dt = 1 + len(fastcbor.integer(t - t0)) if t != t0 else 0
+            for name, v in values.items():
+                size += 4 + len(c.text(name)) + len(c.text(unit(name))) + len(c.value(name, v)) + dt
+        return size
 
     def _by_reading(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
         c = self.cache

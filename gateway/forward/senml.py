@@ -49,6 +49,10 @@ SECONDARY_UNITS = frozenset({"ug/m3"})
 BVER_SECONDARY_UNITS = 26
 CONTENT_TYPE = "application/senml+cbor"
 SERIES_ALWAYS_ABOVE = 4  # with more readings of a device in a message, series is shorter: skip the comparison
+# SINGLE_READING_RULE: one reading of q >= 2 values, P = len(base name) >= 13, I = len(bt). Per
+# value, series spends at least 1 + I + P bytes more than readings (its bn holds the base name, its
+# bt a time, one more map pair); readings spends once 2 + h + P + I (bn and bt of its first record,
+# h <= 5 the text head). q (1 + I + P) > 2 + h + P + I for q >= 2: readings is strictly shorter.
 
 Reading = tuple[int, int, dict[str, float]]  # (seq, t, values), as the buffer returns them
 _ORDER = {name: i for i, name in enumerate(vocab.NAMES)}
@@ -208,12 +212,15 @@ class PackEncoder:
         for dev_eui, readings in cleaned:
             if not readings:
                 continue
+            if len(readings) == 1 and len(readings[0][2]) > 1:
+                records += self._by_reading(dev_eui, readings)  # always shorter here: SINGLE_READING_RULE
+                continue
             a = self._series(dev_eui, readings)
             if len(readings) > SERIES_ALWAYS_ABOVE:
                 records += a
                 continue
-            shorter = sum(map(len, a)) <= self._by_reading_size(dev_eui, readings)
-            records += a if shorter else self._by_reading(dev_eui, readings)
+            b = self._by_reading(dev_eui, readings)
+            records += a if sum(map(len, a)) <= sum(map(len, b)) else b
         return fastcbor.head(4, len(records)) + b"".join(records)
 
     def _series(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
@@ -238,19 +245,6 @@ class PackEncoder:
             integer = fastcbor.integer
             out += [b"\xa2\x02" + value_of(name, v) + b"\x06" + integer(t - t0) for t, v in points[1:]]
         return out
-
-    def _by_reading_size(self, dev_eui: str, readings: list[Reading]) -> int:
-        """The byte length _by_reading would give, without building it: the cheaper way to pick
-        the layout, as a device with one reading in a message mostly keeps series."""
-        c = self.cache
-        t0 = min(t for _, t, _ in readings)
-        # per value: a map head of 3-6 pairs (1 byte), keys n, u, v (1 byte each), t when not at bt
-        size = len(c.text(base_name(dev_eui))) + len(fastcbor.integer(t0)) + 2  # bn and bt in the first record
-        for _, t, values in readings:
-            dt = 1 + len(fastcbor.integer(t - t0)) if t != t0 else 0
-            for name, v in values.items():
-                size += 4 + len(c.text(name)) + len(c.text(unit(name))) + len(c.value(name, v)) + dt
-        return size
 
     def _by_reading(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
         c = self.cache

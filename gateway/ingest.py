@@ -30,6 +30,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import lru_cache
 
 from edge import lora, payload
 from edge.downlink import FPORT_COMMAND, FPORT_DATA
@@ -150,11 +151,7 @@ class Ingest:
         packs the frame just before sending, so this is the second it packed it in.
         """
         end = rx.time_unix if rx.time_unix is not None and self.cfg.ingest.time_source == "concentrator" else now_unix
-        try:
-            airtime_s = lora.time_on_air_us(len(rx.phy), rx.sf, rx.bw_hz) / 1e6
-        except lora.RadioError:  # a datr that is not LoRa: no time on air to take off
-            airtime_s = 0.0
-        return int(end - airtime_s)
+        return int(end - _airtime_s(len(rx.phy), rx.sf, rx.bw_hz))
 
     def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
         found = self._authenticate(frame, gw, rx, now_mono)
@@ -415,3 +412,12 @@ class Ingest:
             data = encode_commands(commands)
         self.metrics.inc("backfill_downlinks")
         return FPORT_COMMAND, data
+
+
+@lru_cache(maxsize=1024)  # a few data rates times the payload sizes a fleet sends
+def _airtime_s(size: int, sf: int, bw_hz: int) -> float:
+    """A frame's time on air in seconds, 0 for a datr that is not LoRa (nothing to take off)."""
+    try:
+        return lora.time_on_air_us(size, sf, bw_hz) / 1e6
+    except lora.RadioError:
+        return 0.0

@@ -49,6 +49,10 @@ SECONDARY_UNITS = frozenset({"ug/m3"})
 BVER_SECONDARY_UNITS = 26
 CONTENT_TYPE = "application/senml+cbor"
 SERIES_ALWAYS_ABOVE = 4  # with more readings of a device in a message, series is shorter: skip the comparison
+# SINGLE_READING_RULE: one reading of q >= 2 values, P = len(base name) >= 13, I = len(bt). Per
+# value, series spends at least 1 + I + P bytes more than readings (its bn holds the base name, its
+# bt a time, one more map pair); readings spends once 2 + h + P + I (bn and bt of its first record,
+# h <= 5 the text head). q (1 + I + P) > 2 + h + P + I for q >= 2: readings is strictly shorter.
 
 Reading = tuple[int, int, dict[str, float]]  # (seq, t, values), as the buffer returns them
 _ORDER = {name: i for i, name in enumerate(vocab.NAMES)}
@@ -207,6 +211,9 @@ class PackEncoder:
         records: list[bytes] = []
         for dev_eui, readings in cleaned:
             if not readings:
+                continue
+            if len(readings) == 1 and len(readings[0][2]) > 1:
+                records += self._by_reading(dev_eui, readings)  # always shorter here: SINGLE_READING_RULE
                 continue
             a = self._series(dev_eui, readings)
             if len(readings) > SERIES_ALWAYS_ABOVE:

@@ -5,7 +5,8 @@ printed, e.g. ``bytes.fromhex("01020304")``); this module reverses it to the lit
 of the air interface. JoinNonce, NetID and DevNonce are integers.
 
 AES objects are cached per key (an ECB encryptor is stateless per block, so one object serves
-every call); the cache is bounded and lives in this module's functions, not in a global registry.
+every call; a CMAC context is kept unused and copied per MIC); the cache is bounded and lives in
+this module's functions, not in a global registry.
 """
 
 from __future__ import annotations
@@ -54,13 +55,14 @@ def aes_decrypt(key: bytes, data: bytes) -> bytes:
 
 
 @lru_cache(maxsize=_KEY_CACHE)
-def _aes(key: bytes) -> algorithms.AES:
-    return algorithms.AES(key)
+def _cmac(key: bytes) -> CMAC:
+    # never updated: each MIC works on a copy (a copy costs ~0.7 us here, a new CMAC ~2.4 us)
+    return CMAC(algorithms.AES(key))
 
 
 def aes_cmac(key: bytes, msg: bytes) -> bytes:
-    """AES-CMAC (RFC 4493) of msg, 16 bytes (cryptography's CMAC with the key object cached)."""
-    c = CMAC(_aes(check_key(key)))
+    """AES-CMAC (RFC 4493) of msg, 16 bytes (a copy of cryptography's CMAC, cached per key)."""
+    c = _cmac(check_key(key)).copy()
     c.update(msg)
     return c.finalize()
 

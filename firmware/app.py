@@ -239,8 +239,11 @@ class Node:
         for j in range(n):
             events.append((end - window + (j + 1) * window // n, "sample"))
         if self.watch is not None:
-            t = start + self.cfg.events["watch_s"]
-            while t < end:
+            # on one grid of the clock (multiples of watch_s), so the gap across an interval's end is
+            # one watch step like the others, whatever the interval
+            w = self.cfg.events["watch_s"]
+            t = (start // w + 1) * w
+            while t <= end:
                 events.append((t, "watch"))
                 t += self.cfg.events["watch_s"]
         events.append((end, "end"))

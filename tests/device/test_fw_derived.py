@@ -185,6 +185,25 @@ def test_first_event_latency_is_one_watch_step():
     assert sent_at and 0 <= sent_at[0] - rise <= 30 + 5, sent_at
 
 
+def test_a_crossing_just_before_an_interval_ends_waits_one_watch_step_too():
+    # the watches keep one grid across intervals: the interval's end is a watch like the others
+    node, hal, emu = _gauge({"watch_s": 30, "rules": [{"quantity": "water_level", "above": 1.0}]}, dr=5)
+    node.run_interval()
+    modem = hal.uarts["modem"]
+    sent_at = []
+    rise = START + 300 + 275  # just after the interval's last watch before its end
+
+    def watch(now_ms):
+        if hal.clock.time() >= rise and emu.values["distance"] > 2:
+            emu.set(distance=1.2)
+        if modem.confirmed and not sent_at:
+            sent_at.append(hal.clock.time())
+
+    hal.clock.on_advance(watch)
+    node.run_interval()
+    node.run_interval()
+    assert sent_at and 0 <= sent_at[0] - rise <= 30 + 5, sent_at
+
 def test_rise_rate_rule_fires_once_on_a_steady_rise():
     from firmware.events import Watch
 

@@ -39,7 +39,10 @@ log = logging.getLogger("gateway.agent")
 
 BUFFER_FILE = "buffer.sqlite"
 HOUSEKEEPING_S = 1.0  # registry refresh, metrics save, concentrator status
-RADIO_SAVE_S = 60.0  # the devices' ADR/DevStatus record is saved this often and at stop (gateway/netmac.py)
+# The devices' ADR/DevStatus records (gateway/netmac.py): those whose answers changed are saved
+# within RADIO_SAVE_S, every heard one each RADIO_FULL_SAVE_S and at stop.
+RADIO_SAVE_S = 60.0
+RADIO_FULL_SAVE_S = 1800.0
 
 
 class Service(Protocol):
@@ -81,7 +84,7 @@ class Agent:
                 self.backfill.seed(s.dev_eui, s.last_seq)
         self.ingest = Ingest(cfg, self.registry, self.buffer, self.metrics, self.scheduler, self.backfill, self._wake)
         self.ingest.netmac.restore(self.registry.radio_states())  # ADR goes on where the last run was
-        self._radio_saved_at = time.monotonic()
+        self._radio_saved_at = self._radio_full_at = time.monotonic()
         self.buffer.on_delivered = self._wake  # staged readings at the broker: count them, send their acks
         self.server = PacketForwarderServer(
             parse_host_port(cfg.udp.bind),
@@ -179,16 +182,20 @@ class Agent:
         except OSError:
             pass
 
-    def _save_radio_states(self) -> None:
+    def _save_radio_states(self, full: bool = True) -> None:
+        now = time.monotonic()
         try:
-            self.registry.save_radio_states(self.ingest.netmac.states())
+            self.registry.save_radio_states(self.ingest.netmac.states(full))
         except sqlite3.Error as e:  # a full disk: these records are saved at the next try
             log.warning("saving the devices' radio state failed: %s", e)
-        self._radio_saved_at = time.monotonic()
+        self._radio_saved_at = now
+        if full:
+            self._radio_full_at = now
 
     def _housekeeping(self) -> None:
-        if time.monotonic() - self._radio_saved_at >= RADIO_SAVE_S:
-            self._save_radio_states()
+        now = time.monotonic()
+        if now - self._radio_saved_at >= RADIO_SAVE_S:
+            self._save_radio_states(full=now - self._radio_full_at >= RADIO_FULL_SAVE_S)
         try:
             if self.registry.refresh() or not self._took_commands:
                 self._took_commands = True

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from bench.ingest_load import (  # noqa: E402
     peak_rss_kb,
     py_spy_top,
     start_py_spy,
+    stop_agent,
     stop_py_spy,
     task_cpu_s,
     wait_ready,
@@ -196,12 +196,7 @@ def run(args: argparse.Namespace) -> dict:
             sub.close()
         err = b""
         if agent is not None:
-            agent.send_signal(signal.SIGTERM)
-            try:
-                _, err = agent.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                _, err = agent.communicate()
+            err = stop_agent(agent)
         broker.stop()
     c = counters(data)
     try:

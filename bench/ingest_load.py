@@ -75,6 +75,17 @@ def start_agent(cfg_path: Path, core: int | None, profile: Path | None) -> subpr
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def stop_agent(agent: subprocess.Popen) -> bytes:
+    """SIGTERM (the agent's orderly stop), SIGKILL after 30 s; its stderr."""
+    agent.send_signal(signal.SIGTERM)
+    try:
+        _, err = agent.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        _, err = agent.communicate()
+    return err or b""
+
+
 def wait_ready(port: int, timeout: float = 20.0) -> None:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(0.2)
@@ -211,12 +222,7 @@ def run_rate(
                 stop_py_spy(spy)
             sender.close()
         finally:
-            agent.send_signal(signal.SIGTERM)
-            try:
-                _, err = agent.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                _, err = agent.communicate()
+            err = stop_agent(agent)
         c = counters(tmp / "data")
         if agent.returncode != 0:
             print(err.decode()[-2000:], file=sys.stderr)

@@ -9,11 +9,9 @@ import pytest
 from edge import lora, payload
 from edge.clock import VirtualClock
 from gateway.lorawan import maccmd
-from gateway.registry import Registry
-from simulator.modem.e5 import LoRaE5Emulator
-from tests.gateway.harness import AgentThread, make_config
+from tests.gateway.harness import AgentThread
 from tests.gateway.pf import Forwarder, rxpk
-from tests.gateway.test_otaa import APP_KEY, DEV_EUI, JOIN_EUI, at
+from tests.gateway.test_otaa import DEV_EUI, at, otaa_agent, otaa_modem
 
 T0 = 1763800000
 
@@ -36,20 +34,13 @@ class Air:
 
 @pytest.fixture
 def chain(tmp_path):
-    cfg = make_config(tmp_path)
-    reg = Registry.open(cfg.data_dir)
-    reg.add_otaa(DEV_EUI, JOIN_EUI, APP_KEY)
-    reg.close()
-    agent = AgentThread(cfg)
+    _, agent = otaa_agent(tmp_path)
     fwds = [Forwarder(agent.address, eui="aa555a000000010%d" % i) for i in (1, 2)]
     for f in fwds:
         f.pull()
     clock = VirtualClock()
     air = Air(fwds[:1], [10.0])
-    modem = LoRaE5Emulator(clock, radio=air, duty_cycle=False)
-    for cmd in ('AT+ID=DevEui,"%s"' % DEV_EUI, 'AT+ID=AppEui,"%s"' % JOIN_EUI,
-                'AT+KEY=APPKEY,"%s"' % APP_KEY.hex(), "AT+MODE=LWOTAA", "AT+DR=DR0", "AT+ADR=ON"):  # fmt: skip
-        at(modem, clock, cmd)
+    modem = otaa_modem(clock, air, "AT+DR=DR0", "AT+ADR=ON")
     at(modem, clock, "AT+JOIN", until="Start")
     assert agent.wait("joins_accepted", 1) == 1
     _, txpk = fwds[0].pull_resp()

@@ -44,21 +44,32 @@ def at(modem, clock, line, until=None, ms=100, limit=20000):
     raise AssertionError("no %r after %s: %s" % (until, line, out))
 
 
-@pytest.fixture
-def joined_env(tmp_path):
-    cfg = make_config(tmp_path)
+def otaa_agent(tmp_path, **overrides):
+    """A running agent whose registry holds the OTAA device, not joined yet; and its config."""
+    cfg = make_config(tmp_path, **overrides)
     reg = Registry.open(cfg.data_dir)
     reg.add_otaa(DEV_EUI, JOIN_EUI, APP_KEY)
     reg.close()
-    agent = AgentThread(cfg)
+    return cfg, AgentThread(cfg)
+
+
+def otaa_modem(clock, air, *settings):
+    """The LoRa-E5 emulator with the OTAA device's identity and key, then these AT commands."""
+    modem = LoRaE5Emulator(clock, radio=air, duty_cycle=False)
+    for cmd in ('AT+ID=DevEui,"%s"' % DEV_EUI, 'AT+ID=AppEui,"%s"' % JOIN_EUI,
+                'AT+KEY=APPKEY,"%s"' % APP_KEY.hex(), "AT+MODE=LWOTAA") + settings:  # fmt: skip
+        at(modem, clock, cmd)
+    return modem
+
+
+@pytest.fixture
+def joined_env(tmp_path):
+    cfg, agent = otaa_agent(tmp_path)
     fwd = Forwarder(agent.address)
     fwd.pull()
     clock = VirtualClock()
     air = Air(fwd)
-    modem = LoRaE5Emulator(clock, radio=air, duty_cycle=False)
-    for cmd in ('AT+ID=DevEui,"%s"' % DEV_EUI, 'AT+ID=AppEui,"%s"' % JOIN_EUI,
-                'AT+KEY=APPKEY,"%s"' % APP_KEY.hex(), "AT+MODE=LWOTAA", "AT+DR=DR5"):  # fmt: skip
-        at(modem, clock, cmd)
+    modem = otaa_modem(clock, air, "AT+DR=DR5")
     yield cfg, agent, fwd, clock, air, modem
     fwd.close()
     agent.stop()
@@ -129,20 +140,13 @@ def test_join_replays_bad_mics_and_strangers_are_refused(joined_env):
 
 def test_a_join_accept_goes_on_rx2_when_rx1_sub_band_has_no_budget(tmp_path):
     # a 60 s duty window: 1 % of it (0.6 s) on 868.1-868.5 MHz, 10 % (6 s) on 869.525 MHz
-    cfg = make_config(tmp_path, lorawan={"duty_window_s": 60})
-    reg = Registry.open(cfg.data_dir)
-    reg.add_otaa(DEV_EUI, JOIN_EUI, APP_KEY)
-    reg.close()
-    agent = AgentThread(cfg)
+    _, agent = otaa_agent(tmp_path, lorawan={"duty_window_s": 60})
     fwd = Forwarder(agent.address)
     try:
         fwd.pull()
         clock = VirtualClock()
         air = Air(fwd)
-        modem = LoRaE5Emulator(clock, radio=air, duty_cycle=False)
-        for cmd in ('AT+ID=DevEui,"%s"' % DEV_EUI, 'AT+ID=AppEui,"%s"' % JOIN_EUI,
-                    'AT+KEY=APPKEY,"%s"' % APP_KEY.hex(), "AT+MODE=LWOTAA", "AT+DR=DR0"):  # fmt: skip
-            at(modem, clock, cmd)
+        modem = otaa_modem(clock, air, "AT+DR=DR0")
         at(modem, clock, "AT+JOIN", until="Start")
         assert agent.wait("joins_accepted", 1) == 1
         _, join_tmst, _ = air.sent[-1]

@@ -43,6 +43,7 @@ from bench.ingest_load import (  # noqa: E402
     cpu_s,
     free_port,
     peak_rss_kb,
+    pin_away_from,
     py_spy_top,
     start_py_spy,
     stop_agent,
@@ -243,10 +244,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=60.0, help="longest wait for the counts, s")
     ap.add_argument("--py-spy", default="", help="write a py-spy raw profile of the agent (all threads) here")
     args = ap.parse_args()
-    core = None if args.core < 0 else args.core
-    if core is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {0 if core != 0 else 1})
-    print("machine: %s, %d CPUs, Python %s" % (os.uname().machine, os.cpu_count() or 0, sys.version.split()[0]))
+    pin_away_from(args.core)
     print("load average at the start: %s" % " ".join(Path("/proc/loadavg").read_text().split()[:3]))
     r = run(args)
     print(json.dumps(r))

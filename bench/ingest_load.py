@@ -86,6 +86,16 @@ def stop_agent(agent: subprocess.Popen) -> bytes:
     return err or b""
 
 
+def pin_away_from(core_arg: int) -> int | None:
+    """This process (the load generator) onto another CPU than the agent's; print the machine line.
+    The agent's core, None when not pinned (-1)."""
+    core = None if core_arg < 0 else core_arg
+    if core is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0 if core != 0 else 1})
+    print("machine: %s, %d CPUs, Python %s" % (os.uname().machine, os.cpu_count() or 0, sys.version.split()[0]))
+    return core
+
+
 def wait_ready(port: int, timeout: float = 20.0) -> None:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(0.2)
@@ -326,10 +336,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile the agent at the last rate")
     ap.add_argument("--py-spy", default="", help="py-spy every agent thread at the last rate, into this file")
     args = ap.parse_args()
-    core = None if args.core < 0 else args.core
-    if core is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {0 if core != 0 else 1})
-    print("machine: %s, %d CPUs, Python %s" % (os.uname().machine, os.cpu_count() or 0, sys.version.split()[0]))
+    core = pin_away_from(args.core)
     rates = [int(r) for r in args.rates.split(",")]
     rows = []
     for i, rate in enumerate(rates):

@@ -56,7 +56,7 @@ class ReadingBuffer:
         self.acks = 0  # rows and staged items the broker acknowledged: the ingest's sign that it is there
         self._db: sqlite3.Connection | None = None
         try:
-            self._db, self._page_size = open_db(self.path)
+            self._db, self._page_size, self._version = open_db(self.path)
             self._load_state()
             self._reserve.hold()
         except sqlite3.Error as e:
@@ -134,7 +134,7 @@ class ReadingBuffer:
         staged = self._stage.items  # read without the lock: a token gone now stays gone, _commit_staged decides
         # BadRecord here changes nothing; items the broker already has are not encoded, never written
         encoded = [
-            [] if t is not None and t not in staged else codec.encode_items([item])
+            [] if t is not None and t not in staged else codec.encode_items([item], self._version)
             for item, t in zip(items, marks, strict=True)
         ]
         try:
@@ -502,13 +502,14 @@ class ReadingBuffer:
 
     def uplink_of(self, row_id: int) -> Uplink | None:
         """The uplink a stored row came from (None for local readings or a row that is gone)."""
-        rows = self._uplinks("SELECT dev, meta FROM reading WHERE id = ?", (row_id,))
+        rows = self._uplinks("SELECT dev, rx, meta FROM reading WHERE id = ?", (row_id,))
         return rows[0] if rows and rows[0] is not None else None
 
     def newest_uplinks(self) -> list[Uplink]:
         """Each device's newest stored uplink: its frame counter is a replay after a restart even
         when the registry's counters lag (gateway/ingest.py writes them with a delay)."""
-        sql = "SELECT dev, meta FROM reading WHERE id IN (SELECT max(id) FROM reading WHERE meta NOT NULL GROUP BY dev)"
+        newest = "SELECT max(id) FROM reading WHERE meta NOT NULL GROUP BY dev"
+        sql = "SELECT dev, rx, meta FROM reading WHERE id IN (%s)" % newest
         return [u for u in self._uplinks(sql, ()) if u is not None]
 
     def _uplinks(self, sql: str, params: tuple[int, ...]) -> list[Uplink | None]:
@@ -517,7 +518,10 @@ class ReadingBuffer:
                 rows = self._conn().execute(sql, params).fetchall()
             except sqlite3.Error as e:
                 raise translate(e, "reading uplinks of " + self.path) from e
-        return [None if meta is None else codec.decode_uplink(self._dev_euis[dev], meta) for dev, meta in rows]
+        return [
+            None if meta is None else codec.decode_uplink(self._dev_euis[dev], rx, meta, self._version)
+            for dev, rx, meta in rows
+        ]
 
     @property
     def acked_unflushed(self) -> int:

@@ -15,12 +15,25 @@ from collections.abc import Sequence
 
 import cbor2
 
-from edge import vocab
+from edge import lora, vocab
 from edge.payload import to_steps
 from gateway.store.records import Reading, Uplink
 
 _HEX = frozenset("0123456789abcdef")
-_META = struct.Struct("<4sIBd8sffIB")  # dev_addr, fcnt, fport, received_at, gateway_eui, rssi, snr, freq, len(datr)
+# A row's uplink (meta), format 2: fcnt, received_at's milliseconds past the row's rx second,
+# gateway_eui, rssi and snr as half floats (exact in the SX1301's 0.25 dB steps, within 0.125 dB
+# below -128 dBm), freq_hz, form; then the datr text if form has no code for it, DevAddr and FPort
+# if form says so, and the PHYPayload. About 23 bytes before the PHYPayload against format 1's 46:
+# the row falls from ~118 to ~95 bytes, five rows a 512-byte page instead of four.
+FORMAT = 2
+_META = struct.Struct("<IH8seeIB")
+_ADDR_PORT = struct.Struct("<4sB")
+_CODE_MASK = 0x1F  # form: 1 + index in _DATR, or 0 = length-prefixed text follows
+_EXPLICIT = 0x80  # form: DevAddr and FPort follow (the uplink's differ from its PHYPayload's)
+_DATR = [lora.format_datr(sf, bw) for sf in range(5, 13) for bw in (125000, 250000, 500000)]
+_DATR_CODE = {text: i + 1 for i, text in enumerate(_DATR)}
+# format 1 (files written before): dev_addr, fcnt, fport, received_at, gateway_eui, rssi, snr, freq, len(datr)
+_META_V1 = struct.Struct("<4sIBd8sffIB")
 
 
 _SCALE = {q[2]: (q[0], q[4], q[5]) for q in vocab.QUANTITIES}  # wire index -> (name, num, den)
@@ -72,45 +85,84 @@ def decode_readings(rx: int, data: bytes) -> list[tuple[int, int, dict[str, floa
     return out
 
 
-def encode_uplink(u: Uplink) -> bytes:
+def _addr_port(phy: bytes) -> tuple[str, int] | None:
+    """DevAddr (display order) and FPort (0 when absent) as the PHYPayload carries them: MHDR 1,
+    DevAddr 4 (little-endian), FCtrl 1 (FOptsLen in its low 4 bits), FCnt 2, FOpts, FPort, ..., MIC 4
+    (LoRaWAN 1.0.4 section 4). None when it is too short to hold them."""
+    if len(phy) < 12:
+        return None
+    port_at = 8 + (phy[5] & 0x0F)
+    return phy[4:0:-1].hex(), phy[port_at] if len(phy) > port_at + 4 else 0
+
+
+def encode_uplink(u: Uplink, version: int = FORMAT) -> bytes:
+    """The uplink as a row's meta (format 2: what the PHYPayload says is not repeated; format 1
+    for a file that could not be upgraded)."""
     try:
-        datr = u.datr.encode("ascii")
-        head = _META.pack(
-            bytes.fromhex(u.dev_addr),
-            u.fcnt,
-            u.fport,
-            u.received_at,
-            bytes.fromhex(u.gateway_eui),
-            u.rssi,
-            u.snr,
-            u.freq_hz,
-            len(datr),
-        )
-    except (ValueError, OverflowError, struct.error, UnicodeEncodeError) as e:  # rssi 1e39 overflows float32
+        if version == 1:
+            return _META_V1.pack(bytes.fromhex(u.dev_addr), u.fcnt, u.fport, u.received_at,
+                                 bytes.fromhex(u.gateway_eui), u.rssi, u.snr, u.freq_hz,
+                                 len(u.datr)) + u.datr.encode("ascii") + bytes(u.phy)  # fmt: skip
+        phy = bytes(u.phy)
+        rx = int(u.received_at)
+        ms = min(999, max(0, round((u.received_at - rx) * 1000)))
+        form = _DATR_CODE.get(u.datr, 0)
+        tail = b"" if form else _text(u.datr)
+        if _addr_port(phy) != (u.dev_addr, u.fport):  # not what the frame says: kept as given
+            form |= _EXPLICIT
+            tail += _ADDR_PORT.pack(bytes.fromhex(u.dev_addr), u.fport)
+        head = _META.pack(u.fcnt, ms, bytes.fromhex(u.gateway_eui), u.rssi, u.snr, u.freq_hz, form)
+    except (ValueError, OverflowError, struct.error, UnicodeEncodeError) as e:  # rssi 1e39 overflows
         raise BadRecord("uplink of %s cannot be stored: %s" % (u.dev_eui, e)) from None
-    return head + datr + bytes(u.phy)
+    return head + tail + phy
 
 
-def decode_uplink(dev_eui: str, blob: bytes) -> Uplink:
-    dev_addr, fcnt, fport, received_at, gw, rssi, snr, freq, n = _META.unpack_from(blob)
+def _text(datr: str) -> bytes:
+    raw = datr.encode("ascii")
+    if len(raw) > 255:
+        raise ValueError("datr longer than 255 characters")
+    return bytes((len(raw),)) + raw
+
+
+def decode_uplink(dev_eui: str, rx: int, blob: bytes, version: int = FORMAT) -> Uplink:
+    """The uplink of a row received at rx (its second) from its meta, in the file's format."""
+    if version == 1:
+        return _decode_v1(dev_eui, blob)
+    fcnt, ms, gw, rssi, snr, freq, form = _META.unpack_from(blob)
     pos = _META.size
+    if form & _CODE_MASK:
+        datr = _DATR[(form & _CODE_MASK) - 1]
+    else:
+        datr = blob[pos + 1 : pos + 1 + blob[pos]].decode("ascii")
+        pos += 1 + blob[pos]
+    if form & _EXPLICIT:
+        addr, fport = _ADDR_PORT.unpack_from(blob, pos)
+        dev_addr = addr.hex()
+        pos += _ADDR_PORT.size
+        phy = bytes(blob[pos:])
+    else:
+        phy = bytes(blob[pos:])
+        dev_addr, fport = _addr_port(phy) or ("", 0)
+    return Uplink(dev_eui, dev_addr, fcnt, fport, phy, rx + ms / 1000, gw.hex(), rssi, snr, freq, datr)
+
+
+def _decode_v1(dev_eui: str, blob: bytes) -> Uplink:
+    dev_addr, fcnt, fport, received_at, gw, rssi, snr, freq, n = _META_V1.unpack_from(blob)
+    pos = _META_V1.size
     datr = blob[pos : pos + n].decode("ascii")
-    return Uplink(
-        dev_eui=dev_eui,
-        dev_addr=dev_addr.hex(),
-        fcnt=fcnt,
-        fport=fport,
-        phy=bytes(blob[pos + n :]),
-        received_at=received_at,
-        gateway_eui=gw.hex(),
-        rssi=rssi,
-        snr=snr,
-        freq_hz=freq,
-        datr=datr,
-    )
+    phy = bytes(blob[pos + n :])
+    return Uplink(dev_eui, dev_addr.hex(), fcnt, fport, phy, received_at, gw.hex(), rssi, snr, freq, datr)
 
 
-def encode_items(items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> list[Row]:
+def upgrade_meta(blob: bytes) -> bytes:
+    """A format-1 meta in format 2 (the buffer's migration); ValueError if it cannot be read."""
+    try:
+        return encode_uplink(_decode_v1("0" * 16, blob))
+    except (BadRecord, struct.error, UnicodeDecodeError) as e:
+        raise ValueError("unreadable uplink record: %s" % e) from None
+
+
+def encode_items(items: Sequence[tuple[Uplink | None, Sequence[Reading]]], version: int = FORMAT) -> list[Row]:
     """Rows (dev_eui, rx, n, data, meta) for uplinks with their readings and for local readings
     (uplink None: one row per device, dated now); BadRecord names what is invalid."""
     now = int(time.time())
@@ -124,7 +176,8 @@ def encode_items(items: Sequence[tuple[Uplink | None, Sequence[Reading]]]) -> li
                 if r.dev_eui != uplink.dev_eui:
                     raise BadRecord("reading of %s inside an uplink of %s" % (r.dev_eui, uplink.dev_eui))
             rx = int(uplink.received_at)
-            out.append((uplink.dev_eui, rx, len(readings), encode_readings(rx, readings), encode_uplink(uplink)))
+            meta = encode_uplink(uplink, version)
+            out.append((uplink.dev_eui, rx, len(readings), encode_readings(rx, readings), meta))
             continue
         by_dev: dict[str, list[Reading]] = {}
         for r in readings:

@@ -10,8 +10,10 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from gateway.store import codec
 from gateway.store.buffer import ReadingBuffer
 from gateway.store.errors import StoreCorrupt
+from gateway.store.schema import SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ def _salvage(damaged: str, buf: ReadingBuffer) -> tuple[int, int]:
     try:
         try:
             devices = dict(src.execute("SELECT id, eui FROM device").fetchall())
+            version = src.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error:
             return 0, 0
         rows = readings = 0
@@ -66,7 +69,7 @@ def _salvage(damaged: str, buf: ReadingBuffer) -> tuple[int, int]:
             if batch:
                 last = batch[-1][0]
                 step = 1
-                good = [(devices[r[1]],) + tuple(r[2:]) for r in batch if r[1] in devices]
+                good = [(devices[r[1]], r[2], r[3], r[4], _meta(r[5], version)) for r in batch if r[1] in devices]
                 buf.insert_raw(good)
                 rows += len(good)
                 readings += sum(r[2] for r in good)
@@ -78,3 +81,13 @@ def _salvage(damaged: str, buf: ReadingBuffer) -> tuple[int, int]:
         return rows, readings
     finally:
         src.close()
+
+
+def _meta(blob: bytes | None, version: int) -> bytes | None:
+    """A salvaged row's uplink in the fresh file's format; None (readings kept) if unreadable."""
+    if blob is None or version == SCHEMA_VERSION:
+        return blob
+    try:
+        return codec.upgrade_meta(blob)
+    except ValueError:
+        return None

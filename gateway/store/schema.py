@@ -4,17 +4,22 @@ Durability: WAL with ``synchronous=FULL``, so a commit returns after the WAL is 
 measured disk writes behind each setting are in docs/gateway-forward.md (Disk writes).
 """
 
+import logging
 import os
 import sqlite3
 
-from gateway.sqlite import connect
+from gateway.sqlite import connect, transaction
+from gateway.store import codec
 from gateway.store.errors import StoreCorrupt, StoreError
 from gateway.store.reserve import wal_pages
 
 PAGE_SIZE = 512  # a commit dirties one 4 KiB block plus its WAL frames: small frames (docs/gateway-forward.md)
 WAL_AUTOCHECKPOINT_PAGES = 1000
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = codec.FORMAT  # versions differ only in the uplink's encoding (meta)
+OLD_VERSIONS = (1,)  # read, and upgraded at open when the disk has room
+
+log = logging.getLogger("edge.gateway.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS device (
@@ -33,8 +38,9 @@ CREATE TABLE IF NOT EXISTS reading (
 """
 
 
-def open_db(path: str) -> tuple[sqlite3.Connection, int]:
-    """The buffer's connection, its tables created, and its page size; sqlite3.Error or StoreError."""
+def open_db(path: str) -> tuple[sqlite3.Connection, int, int]:
+    """The buffer's connection, its tables created, its page size and the version its rows are in
+    (SCHEMA_VERSION, or an old one it could not be upgraded from); sqlite3.Error or StoreError."""
     db = connect(path, ["page_size=%d" % PAGE_SIZE], busy_timeout_s=10)  # page size: new files only
     try:
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -49,11 +55,14 @@ def open_db(path: str) -> tuple[sqlite3.Connection, int]:
         if check != "ok":
             raise StoreCorrupt("%s fails SQLite's integrity check: %s" % (path, check))
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version not in (0, SCHEMA_VERSION, *OLD_VERSIONS):
             raise StoreError("%s has schema version %d; this agent knows %d" % (path, version, SCHEMA_VERSION))
         db.executescript(_SCHEMA)
-        if version != SCHEMA_VERSION:  # written once: a reopen on a full disk writes nothing
+        if version == 0:  # written once: a reopen on a full disk writes nothing
             db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+            version = SCHEMA_VERSION
+        elif version != SCHEMA_VERSION:
+            version = _upgrade(db, path, version)
         page_size: int = db.execute("PRAGMA page_size").fetchone()[0]  # an older file keeps its own
         # A checkpoint grows the file by up to the WAL's pages: on a small disk the WAL stays small
         # enough that giving the reserve back always lets the checkpoint and the evictions run.
@@ -64,4 +73,19 @@ def open_db(path: str) -> tuple[sqlite3.Connection, int]:
     except BaseException:
         db.close()
         raise
-    return db, page_size
+    return db, page_size, version
+
+
+def _upgrade(db: sqlite3.Connection, path: str, version: int) -> int:
+    """Rewrite a version-1 file's uplinks in the current encoding, all in one transaction; the new
+    version, or the old one when that fails (a full disk): its rows are then read and written in it."""
+    db.create_function("edge_upgrade_meta", 1, codec.upgrade_meta, deterministic=True)
+    try:
+        with transaction(db):
+            db.execute("UPDATE reading SET meta = edge_upgrade_meta(meta) WHERE meta IS NOT NULL")
+            db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+    except sqlite3.Error as e:
+        log.warning("%s stays in buffer format %d (upgrade to %d failed: %s)", path, version, SCHEMA_VERSION, e)
+        return version
+    log.info("%s upgraded from buffer format %d to %d", path, version, SCHEMA_VERSION)
+    return SCHEMA_VERSION

@@ -111,6 +111,7 @@ def run(mode: str, args: argparse.Namespace) -> dict:
         tracer, log = None, None
         if args.trace:
             log = Path(args.trace) / ("agent_disk-%s.strace" % mode)
+            log.parent.mkdir(parents=True, exist_ok=True)  # strace cannot create it: the window's log would be lost
             calls = "trace=openat,write,pwrite64,fsync,fdatasync,ftruncate,rename"
             tracer = subprocess.Popen(["strace", "-f", "-tt", "-y", "-e", calls, "-p", str(agent.pid), "-o", str(log)],
                                       stderr=subprocess.DEVNULL)  # fmt: skip

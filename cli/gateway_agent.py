@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -97,12 +98,17 @@ def cmd_status(args: argparse.Namespace) -> int:
             "gateway_id": cfg.gateway.id,
             "running": running,
             "updated_at": snap.get("updated_at"),
+            "interval_s": snap.get("interval_s"),
             "counters": counters,
             "gauges": snap.get("gauges", {}),
         }
         print(json.dumps(out, indent=1, sort_keys=True))
         return EXIT_OK
     print("gateway %s: agent %s" % (cfg.gateway.id, "running" if running else "not running"))
+    updated, interval = snap.get("updated_at"), snap.get("interval_s")
+    if isinstance(updated, (int, float)):  # the agent rewrites the file every interval_s, not live
+        every = " (rewritten every %g s)" % interval if isinstance(interval, (int, float)) else ""
+        print("  counters of %.0f s ago%s" % (max(0.0, time.time() - updated), every))
     for name in metrics.STATUS_COUNTERS:
         print("  %-22s %d" % (name, counters[name]))
     others = sorted(k for k in counters if k not in metrics.STATUS_COUNTERS)

@@ -42,3 +42,24 @@ def test_put_sets_the_total_whoever_counted_before():
     m.inc("internal_errors")
     assert m.get("internal_errors") == 1
     assert m.snapshot()["counters"]["internal_errors"] == 1
+
+
+def test_the_file_is_rewritten_less_often_while_readings_are_stored_and_none_forwarded(tmp_path, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("gateway.metrics.time.monotonic", lambda: clock[0])
+    path = tmp_path / "metrics.json"
+    m = Metrics(path, min_interval_s=10)
+
+    def step(seconds, stored=20, forwarded=0):
+        clock[0] += seconds
+        m.inc("stored_readings", stored)
+        m.inc("forwarded_readings", forwarded)
+        return m.save()
+
+    assert step(0)
+    assert step(10, forwarded=20)  # the broker takes them: every 10 s
+    assert [step(10) for _ in range(6)] == [False] * 5 + [True]  # an outage: every 60 s
+    assert json.loads(path.read_text())["interval_s"] == 60
+    assert step(10, forwarded=20)  # the broker is back: at once, then every 10 s again
+    assert json.loads(path.read_text())["interval_s"] == 10
+    assert step(10, stored=0)  # nothing at all moves: the usual interval

@@ -104,8 +104,8 @@ def encode_uplink(u: Uplink, version: int = FORMAT) -> bytes:
                                  bytes.fromhex(u.gateway_eui), u.rssi, u.snr, u.freq_hz,
                                  len(u.datr)) + u.datr.encode("ascii") + bytes(u.phy)  # fmt: skip
         phy = bytes(u.phy)
-        rx = int(u.received_at)
-        ms = min(999, max(0, round((u.received_at - rx) * 1000)))
+        ms = int((u.received_at - int(u.received_at)) * 1000 + 0.5)  # past the row's rx second
+        ms = 999 if ms > 999 else 0 if ms < 0 else ms
         form = _DATR_CODE.get(u.datr, 0)
         tail = b"" if form else _text(u.datr)
         if _addr_port(phy) != (u.dev_addr, u.fport):  # not what the frame says: kept as given

@@ -8,7 +8,7 @@ itself change under a lock. `save()` writes the file atomically (temp file,
 fsync, rename), so neither a reader nor a power cut leaves half a file (a cut may keep the older
 one: the directory is not synced, to keep the ingest thread off a second fsync); the
 agent calls it after every group commit (at most every `min_interval_s`, OUTAGE_FACTOR times that
-while readings are stored and none forwarded) and at shutdown. A write
+once readings have been stored and none forwarded for that long) and at shutdown. A write
 that fails (a full disk) is skipped and counted in metrics_writes_skipped; the next one tries
 again. A counter read from the file is a lower bound of what the agent counted: it may lag by one
 save interval, never lead. A damaged file (empty, garbage) reads as no file: the agent starts from
@@ -31,7 +31,8 @@ log = logging.getLogger("gateway.metrics")
 
 METRICS_FILE = "metrics.json"
 MAX_DEPTH = 8  # gauges deeper than this are written as null (they are summaries, never raw input)
-# While readings are stored and none forwarded (the broker is away, or none is configured), every
+# Once readings have been stored and none forwarded for OUTAGE_FACTOR intervals (the broker is away,
+# or none is configured), every
 # reading is written to the buffer anyway and each rewrite of this file dirties a 4 KiB block: at
 # 20 readings/s and 10 s that was 20 bytes a reading (bench/agent_disk.py), 3.4 at this factor.
 # The file says when it was written (updated_at) and the interval in force then (interval_s).
@@ -61,6 +62,7 @@ class Metrics:
         self._min_interval = min_interval_s
         self._saved_at = 0.0
         self._saved_counts = (0, 0)  # stored_readings, forwarded_readings at the last write
+        self._storing_since: float | None = None  # readings stored and none forwarded since
         self.interval_s = min_interval_s  # the write interval in force, written in the file
         self.started_at = time.time()
         if path is not None and path.exists():
@@ -120,8 +122,12 @@ class Metrics:
             return False
         now = time.monotonic()
         counts = (self.get("stored_readings"), self.get("forwarded_readings"))
-        storing_only = counts[0] != self._saved_counts[0] and counts[1] == self._saved_counts[1]
-        interval = self._min_interval * (OUTAGE_FACTOR if storing_only else 1)
+        if counts[1] != self._saved_counts[1]:  # the broker took readings
+            self._storing_since = None
+        elif counts[0] != self._saved_counts[0] and self._storing_since is None:
+            self._storing_since = now
+        outage = self._storing_since is not None and now - self._storing_since >= OUTAGE_FACTOR * self._min_interval
+        interval = self._min_interval * (OUTAGE_FACTOR if outage else 1)
         if not force and now - self._saved_at < interval:
             return False
         self._saved_at, self._saved_counts, self.interval_s = now, counts, interval

@@ -58,7 +58,8 @@ def test_the_file_is_rewritten_less_often_while_readings_are_stored_and_none_for
 
     assert step(0)
     assert step(10, forwarded=20)  # the broker takes them: every 10 s
-    assert [step(10) for _ in range(6)] == [False] * 5 + [True]  # an outage: every 60 s
+    assert [step(10) for _ in range(6)] == [True] * 6  # an outage's first minute: still every 10 s
+    assert [step(10) for _ in range(6)] == [False] * 5 + [True]  # then every 60 s
     assert json.loads(path.read_text())["interval_s"] == 60
     assert step(10, forwarded=20)  # the broker is back: at once, then every 10 s again
     assert json.loads(path.read_text())["interval_s"] == 10

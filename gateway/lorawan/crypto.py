@@ -83,8 +83,11 @@ def encrypt_frm_payload(key: bytes, dev_addr: bytes, fcnt32: int, uplink: bool, 
     n = len(payload)
     if n == 0:
         return b""
-    base = _dir_block(1, dev_addr, fcnt32, uplink, 0)[:15]
-    blocks = b"".join(base + bytes((i,)) for i in range(1, (n + 15) // 16 + 1))
+    if n <= 16:  # one block: a sensor's usual payload
+        blocks = _dir_block(1, dev_addr, fcnt32, uplink, 1)
+    else:
+        base = _dir_block(1, dev_addr, fcnt32, uplink, 0)[:15]
+        blocks = b"".join(base + bytes((i,)) for i in range(1, (n + 15) // 16 + 1))
     stream = _ecb_encryptor(check_key(key)).update(blocks)[:n]
     return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
 

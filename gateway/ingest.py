@@ -154,7 +154,7 @@ class Ingest:
         packs the frame just before sending, so this is the second it packed it in.
         """
         end = rx.time_unix if rx.time_unix is not None and self.cfg.ingest.time_source == "concentrator" else now_unix
-        return int(end - _airtime_s(len(rx.phy), rx.sf, rx.bw_hz))
+        return int(end - _airtime_s(len(rx.phy), rx.datr))
 
     def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
         found = self._authenticate(frame, gw, rx, now_mono)
@@ -413,10 +413,10 @@ class Ingest:
         return FPORT_COMMAND, data
 
 
-@lru_cache(maxsize=1024)  # a few data rates times the payload sizes a fleet sends
-def _airtime_s(size: int, sf: int, bw_hz: int) -> float:
+@lru_cache(maxsize=1024)  # a few data rates (LoRa ones only reach here: rxpk.py) times the payload sizes a fleet sends
+def _airtime_s(size: int, datr: str) -> float:
     """A frame's time on air in seconds, 0 for a datr that is not LoRa (nothing to take off)."""
     try:
-        return lora.time_on_air_us(size, sf, bw_hz) / 1e6
+        return lora.time_on_air_us(size, *lora.parse_datr(datr)) / 1e6
     except lora.RadioError:
         return 0.0

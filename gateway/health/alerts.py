@@ -140,8 +140,9 @@ class AlertEngine:
         if len(recent) >= 5 and floor and abs(value - recent[-1]) > 3 * floor:
             # only a value far from the previous one can be a spike: the medians are for those
             med = _median(sorted(recent))
-            mad = _median(sorted([abs(x - med) for x in recent]))
-            if abs(value - med) > max(self.s.spike_mad * mad, floor) and abs(value - med) > 3 * floor:
+            off = abs(value - med)
+            # the MAD only when the value is far from the median too (both conditions must hold)
+            if off > 3 * floor and off > max(self.s.spike_mad * _median(sorted([abs(x - med) for x in recent])), floor):
                 out += self._event(
                     "spike", dev, name, now, t=t, value=value, quantity=name,
                     message="%s of %s jumped to %s (recent median %s)" % (name, dev, value, med),

@@ -2,6 +2,7 @@
 rows a forwarder claims, and the buffer's statistics."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -21,17 +22,18 @@ class Uplink:
     datr: str  # e.g. "SF7BW125"
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """One reading of one device: its sequence number, measurement time and values.
 
-    values maps quantity names of edge.vocab to floats in the vocabulary's units.
+    values maps quantity names of edge.vocab to floats in the vocabulary's units. Immutable; a
+    named tuple rather than a frozen dataclass, whose __init__ (one setattr call per field) costs
+    about a microsecond more, once per reading on the ingest thread.
     """
 
     dev_eui: str
     seq: int
     t: int  # unix seconds
-    values: dict[str, float] = field(hash=False)
+    values: dict[str, float]
 
 
 @dataclass(frozen=True)

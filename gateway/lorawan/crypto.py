@@ -66,18 +66,15 @@ def _cmac(key: bytes) -> CMAC:
 
 def aes_cmac(key: bytes, msg: bytes) -> bytes:
     """AES-CMAC (RFC 4493) of msg, 16 bytes (a copy of cryptography's CMAC, cached per key)."""
-    if type(key) is not bytes or len(key) != 16:  # the usual key passes without a call
-        key = check_key(key)
-    c = _cmac(key).copy()
+    c = _cmac(check_key(key)).copy()
     c.update(msg)
     return c.finalize()
 
 
 def _dir_block(first: int, dev_addr: bytes, fcnt32: int, uplink: bool, last: int) -> bytes:
     # first | 00 x4 | Dir | DevAddr (LE) | FCnt32 (LE) | 00 | last
-    if type(dev_addr) is not bytes or len(dev_addr) != 4:  # the usual address passes without a call
-        dev_addr = check_dev_addr(dev_addr)
-    return struct.pack("<B4xB4sIxB", first, 0 if uplink else 1, dev_addr[::-1], fcnt32 & 0xFFFFFFFF, last)
+    addr_le = check_dev_addr(dev_addr)[::-1]
+    return struct.pack("<B4xB4sIxB", first, 0 if uplink else 1, addr_le, fcnt32 & 0xFFFFFFFF, last)
 
 
 def encrypt_frm_payload(key: bytes, dev_addr: bytes, fcnt32: int, uplink: bool, payload: bytes) -> bytes:
@@ -94,9 +91,7 @@ def encrypt_frm_payload(key: bytes, dev_addr: bytes, fcnt32: int, uplink: bool, 
     else:
         base = _dir_block(1, dev_addr, fcnt32, uplink, 0)[:15]
         blocks = b"".join(base + bytes((i,)) for i in range(1, (n + 15) // 16 + 1))
-    if type(key) is not bytes or len(key) != 16:
-        key = check_key(key)
-    stream = _ecb_encryptor(key).update(blocks)[:n]
+    stream = _ecb_encryptor(check_key(key)).update(blocks)[:n]
     return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
 
 

@@ -36,8 +36,10 @@ class Reading(NamedTuple):
     values: dict[str, float]
 
 
-@dataclass(frozen=True)
-class StoredRow:
+class StoredRow(NamedTuple):
+    """A claimed row, or a staged item (negative id); a named tuple: one per uplink on the
+    forwarder's hot path, where a frozen dataclass's __init__ costs about 0.5 µs more."""
+
     id: int
     dev_eui: str
     rx: int

@@ -82,12 +82,15 @@ def format_datr(sf, bw_hz):
     return "SF%dBW%d" % (sf, bw_hz // 1000)
 
 
+_EU868_DR_OF = {EU868_DR[dr]: dr for dr in range(len(EU868_DR))}  # asked once per uplink by the gateway
+
+
 def eu868_dr_of(sf, bw_hz=125000):
     """The EU868 data-rate index of (SF, bandwidth); RadioError when the region has none."""
-    for dr in range(len(EU868_DR)):
-        if EU868_DR[dr] == (sf, bw_hz):
-            return dr
-    raise RadioError("EU868 has no data rate SF%d at %d kHz" % (sf, bw_hz // 1000))
+    dr = _EU868_DR_OF.get((sf, bw_hz))
+    if dr is None:
+        raise RadioError("EU868 has no data rate SF%d at %d kHz" % (sf, bw_hz // 1000))
+    return dr
 
 
 def eu868_max_payload(datr):

@@ -55,7 +55,9 @@ class Backfill:
 
     def on_stored(self, dev_eui: str, seqs: list[int]) -> None:
         """Readings of this device that are now durable."""
-        d = self._devices.setdefault(dev_eui, DeviceSeq())
+        d = self._devices.get(dev_eui)
+        if d is None:
+            d = self._devices[dev_eui] = DeviceSeq()
         for s in sorted(seqs):
             if d.hi is None:
                 d.hi = s

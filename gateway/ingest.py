@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -98,8 +97,11 @@ class Ingest:
             cfg.ingest.outage_commit_s if cfg.mqtt.url else 0.0,  # no broker configured: no outage to wait out
         )  # fmt: skip
         self._reacks: dict[str, tuple[int, int]] = {}  # dev_eui -> (FCnt, ACKs sent again)
+        # frames seen within the dedup window, in two generations: the older one is dropped whole
+        # once the newer one spans a window (no per-frame expiry: one dict store per uplink)
         self._recent: dict[bytes, tuple[float, Pending | object]] = {}
-        self._recent_order: deque[tuple[float, bytes]] = deque()
+        self._older: dict[bytes, tuple[float, Pending | object]] = {}
+        self._recent_since = 0.0
         self._ratelog = RateLimitedLog(log)
         self.netmac = NetworkMAC(cfg.lorawan, metrics)
         # value checks of readings the broker took before their commit (committed ones reach them
@@ -120,6 +122,8 @@ class Ingest:
             m.inc("not_lora")
             return
         seen = self._recent.get(rx.phy)
+        if seen is None:
+            seen = self._older.get(rx.phy)
         if seen is not None and now_mono - seen[0] <= self.dedup_s:
             m.inc("duplicates")
             first = seen[1]
@@ -142,7 +146,6 @@ class Ingest:
 
     def _remember(self, phy: bytes, value: Pending | object, now_mono: float) -> None:
         self._recent[phy] = (now_mono, value)
-        self._recent_order.append((now_mono, phy))
 
     def _tx_start(self, rx: RxPacket, now_unix: float) -> int:
         """The second the node started transmitting: the ref time its payload ages count from.
@@ -151,7 +154,7 @@ class Ingest:
         packs the frame just before sending, so this is the second it packed it in.
         """
         end = rx.time_unix if rx.time_unix is not None and self.cfg.ingest.time_source == "concentrator" else now_unix
-        return int(end - _airtime_s(len(rx.phy), rx.sf, rx.bw_hz))
+        return int(end - _airtime_s(len(rx.phy), rx.datr))
 
     def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
         found = self._authenticate(frame, gw, rx, now_mono)
@@ -326,12 +329,8 @@ class Ingest:
             if self.observe_delivered is not None:
                 self.observe_delivered([(p.rx.rssi, p.rx.snr, p.readings) for p in done if p.readings])
         self.pending.seal_due(now_mono)
-        horizon = now_mono - self.dedup_s
-        order, recent = self._recent_order, self._recent
-        while order and order[0][0] < horizon:
-            t, phy = order.popleft()
-            if recent.get(phy, (None,))[0] == t:
-                del recent[phy]
+        if now_mono - self._recent_since >= self.dedup_s:  # every frame of the older one is past its window
+            self._older, self._recent, self._recent_since = self._recent, {}, now_mono
 
     def flush(self) -> None:
         """Seal every uplink still waiting, with every unsaved frame counter, and hand them to the
@@ -414,10 +413,10 @@ class Ingest:
         return FPORT_COMMAND, data
 
 
-@lru_cache(maxsize=1024)  # a few data rates times the payload sizes a fleet sends
-def _airtime_s(size: int, sf: int, bw_hz: int) -> float:
+@lru_cache(maxsize=1024)  # a few data rates (LoRa ones only reach here: rxpk.py) times the payload sizes a fleet sends
+def _airtime_s(size: int, datr: str) -> float:
     """A frame's time on air in seconds, 0 for a datr that is not LoRa (nothing to take off)."""
     try:
-        return lora.time_on_air_us(size, sf, bw_hz) / 1e6
+        return lora.time_on_air_us(size, *lora.parse_datr(datr)) / 1e6
     except lora.RadioError:
         return 0.0

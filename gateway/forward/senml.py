@@ -56,6 +56,7 @@ SERIES_ALWAYS_ABOVE = 4  # with more readings of a device in a message, series i
 
 Reading = tuple[int, int, dict[str, float]]  # (seq, t, values), as the buffer returns them
 _ORDER = {name: i for i, name in enumerate(vocab.NAMES)}
+_MAP_HEADS = [fastcbor.head(5, n) for n in range(7)]  # a record has 3 to 6 pairs
 
 # Published SenML unit and decimal exponent shift of a vocab unit that is not a SenML primary unit.
 _PRIMARY = {"ug/m3": ("kg/m3", -9)}  # RFC 8798 section 5: ug/m3 = 1e-9 kg/m3
@@ -205,6 +206,7 @@ class PackEncoder:
 
     def __init__(self) -> None:
         self.cache = fastcbor.ValueCache(exact_value)
+        self._names: dict[str, bytes] = {}  # quantity name -> its records' n, u and v key
 
     def encode(self, groups: Iterable[tuple[str, Sequence[Reading]]]) -> bytes:
         cleaned = [(dev, _unique(rs)) for dev, rs in groups]
@@ -248,20 +250,33 @@ class PackEncoder:
 
     def _by_reading(self, dev_eui: str, readings: list[Reading]) -> list[bytes]:
         c = self.cache
+        value, named = c.value, self._named
         out: list[bytes] = []
         t0 = min(t for _, t, _ in readings)
         for _, t, values in sorted(readings, key=lambda r: r[1]):
-            for name in vocab.NAMES:
-                if name not in values:
-                    continue
-                parts = [fastcbor.K_N, c.text(name), fastcbor.K_U, c.text(unit(name)),
-                         fastcbor.K_V, c.value(name, values[name])]  # fmt: skip
+            names = [name for name in values if name in _ORDER]  # a name outside the vocabulary is left out
+            if len(names) > 1:
+                names.sort(key=_ORDER.__getitem__)
+            for name in names:
+                # a map of n, u, v (3 pairs) [, t] [, bn, bt] in the keys' order; head(5, n) is 0xa0 | n
+                rec = named(name) + value(name, values[name])
+                pairs = 3
                 if t != t0:
-                    parts += [fastcbor.K_T, fastcbor.integer(t - t0)]
+                    rec += fastcbor.K_T + fastcbor.integer(t - t0)
+                    pairs += 1
                 if not out:
-                    parts += [fastcbor.K_BN, c.text(base_name(dev_eui)), fastcbor.K_BT, fastcbor.integer(t0)]
-                out.append(fastcbor.head(5, len(parts) // 2) + b"".join(parts))
+                    rec += fastcbor.K_BN + c.text(base_name(dev_eui)) + fastcbor.K_BT + fastcbor.integer(t0)
+                    pairs += 2
+                out.append(_MAP_HEADS[pairs] + rec)
         return out
+
+    def _named(self, name: str) -> bytes:
+        """n and u of a record, with the v key after them: the same bytes for every value of name."""
+        b = self._names.get(name)
+        if b is None:
+            c = self.cache
+            b = self._names[name] = fastcbor.K_N + c.text(name) + fastcbor.K_U + c.text(unit(name)) + fastcbor.K_V
+        return b
 
 
 def encode_pack(groups: Iterable[tuple[str, Sequence[Reading]]], encoder: PackEncoder | None = None) -> bytes:

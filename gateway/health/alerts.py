@@ -96,7 +96,7 @@ class AlertEngine:
             if d.last_t is None or t > d.last_t:
                 d.last_t = t
             for name, value in values.items():
-                out += self._value(dev_eui, d, name, value, t, now)
+                self._value(dev_eui, d, name, value, t, now, out)
             hum = values.get("humidity")
             if hum is not None and hum > self.s.pm_humidity_limit and any(q in values for q in PM):
                 out += self._event(
@@ -106,8 +106,9 @@ class AlertEngine:
                 )  # fmt: skip
         return out
 
-    def _value(self, dev: str, d: _Device, name: str, value: float, t: int, now: float) -> list[Alert]:
-        out: list[Alert] = []
+    def _value(self, dev: str, d: _Device, name: str, value: float, t: int, now: float, out: list[Alert]) -> None:
+        """Check one value, adding its alerts to out (not a list per value: three a reading, the usual
+        ones raise nothing)."""
         q = _QUANTITY.get(name)
         if q is not None and not q[0] <= value <= q[1]:
             out += self._event(
@@ -140,14 +141,14 @@ class AlertEngine:
         if len(recent) >= 5 and floor and abs(value - recent[-1]) > 3 * floor:
             # only a value far from the previous one can be a spike: the medians are for those
             med = _median(sorted(recent))
-            mad = _median(sorted([abs(x - med) for x in recent]))
-            if abs(value - med) > max(self.s.spike_mad * mad, floor) and abs(value - med) > 3 * floor:
+            off = abs(value - med)
+            # the MAD only when the value is far from the median too (both conditions must hold)
+            if off > 3 * floor and off > max(self.s.spike_mad * _median(sorted([abs(x - med) for x in recent])), floor):
                 out += self._event(
                     "spike", dev, name, now, t=t, value=value, quantity=name,
                     message="%s of %s jumped to %s (recent median %s)" % (name, dev, value, med),
                 )  # fmt: skip
-        ser.recent.append(value)
-        return out
+        recent.append(value)
 
     def _level(self, dev: str, name: str, value: float, t: int, now: float, limit: tuple[str, float]) -> list[Alert]:
         alert, above = limit

@@ -23,12 +23,16 @@ _KEY_CACHE = 4096  # distinct keys kept hot: a gateway serves hundreds to a few 
 
 
 def check_key(key: bytes, name: str = "key") -> bytes:
+    if type(key) is bytes and len(key) == 16:  # the usual case, twice per uplink: no copy
+        return key
     if not isinstance(key, (bytes, bytearray)) or len(key) != 16:
         raise BadKey("%s must be 16 bytes" % name)
     return bytes(key)
 
 
 def check_dev_addr(dev_addr: bytes) -> bytes:
+    if type(dev_addr) is bytes and len(dev_addr) == 4:
+        return dev_addr
     if not isinstance(dev_addr, (bytes, bytearray)) or len(dev_addr) != 4:
         raise BadKey("dev_addr must be 4 bytes (display order, MSB first)")
     return bytes(dev_addr)
@@ -69,9 +73,8 @@ def aes_cmac(key: bytes, msg: bytes) -> bytes:
 
 def _dir_block(first: int, dev_addr: bytes, fcnt32: int, uplink: bool, last: int) -> bytes:
     # first | 00 x4 | Dir | DevAddr (LE) | FCnt32 (LE) | 00 | last
-    return struct.pack(
-        "<B4xB4sIxB", first, 0 if uplink else 1, check_dev_addr(dev_addr)[::-1], fcnt32 & 0xFFFFFFFF, last
-    )
+    addr_le = check_dev_addr(dev_addr)[::-1]
+    return struct.pack("<B4xB4sIxB", first, 0 if uplink else 1, addr_le, fcnt32 & 0xFFFFFFFF, last)
 
 
 def encrypt_frm_payload(key: bytes, dev_addr: bytes, fcnt32: int, uplink: bool, payload: bytes) -> bytes:
@@ -83,8 +86,11 @@ def encrypt_frm_payload(key: bytes, dev_addr: bytes, fcnt32: int, uplink: bool, 
     n = len(payload)
     if n == 0:
         return b""
-    base = _dir_block(1, dev_addr, fcnt32, uplink, 0)[:15]
-    blocks = b"".join(base + bytes((i,)) for i in range(1, (n + 15) // 16 + 1))
+    if n <= 16:  # one block: a sensor's usual payload
+        blocks = _dir_block(1, dev_addr, fcnt32, uplink, 1)
+    else:
+        base = _dir_block(1, dev_addr, fcnt32, uplink, 0)[:15]
+        blocks = b"".join(base + bytes((i,)) for i in range(1, (n + 15) // 16 + 1))
     stream = _ecb_encryptor(check_key(key)).update(blocks)[:n]
     return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
 

@@ -2,6 +2,7 @@
 rows a forwarder claims, and the buffer's statistics."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -21,21 +22,24 @@ class Uplink:
     datr: str  # e.g. "SF7BW125"
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """One reading of one device: its sequence number, measurement time and values.
 
-    values maps quantity names of edge.vocab to floats in the vocabulary's units.
+    values maps quantity names of edge.vocab to floats in the vocabulary's units. Immutable; a
+    named tuple rather than a frozen dataclass, whose __init__ (one setattr call per field) costs
+    about a microsecond more, once per reading on the ingest thread.
     """
 
     dev_eui: str
     seq: int
     t: int  # unix seconds
-    values: dict[str, float] = field(hash=False)
+    values: dict[str, float]
 
 
-@dataclass(frozen=True)
-class StoredRow:
+class StoredRow(NamedTuple):
+    """A claimed row, or a staged item (negative id); a named tuple: one per uplink on the
+    forwarder's hot path, where a frozen dataclass's __init__ costs about 0.5 µs more."""
+
     id: int
     dev_eui: str
     rx: int

@@ -33,7 +33,7 @@ HELD = 2  # staged, not offered yet
 StoredReading = tuple[int, int, dict[str, float]]  # (seq, t, values), as claims carry them
 
 
-@dataclass
+@dataclass(slots=True)
 class Staged:
     dev_eui: str
     rx: int
@@ -51,8 +51,9 @@ class Stage:
     def add(self, dev_eui: str, rx: int, readings: Sequence[Reading], held: bool = False) -> int:
         token = self._next
         self._next -= 1
-        state = HELD if held else WAITING
-        self.items[token] = Staged(dev_eui, rx, [(r.seq, r.t, dict(r.values)) for r in readings], state)
+        # the values dicts are shared, not copied: a Reading is frozen and nothing changes its values
+        stored = [(r.seq, r.t, r.values) for r in readings]
+        self.items[token] = Staged(dev_eui, rx, stored, HELD if held else WAITING)
         return token
 
     def offer(self, tokens: Sequence[int]) -> None:

@@ -115,29 +115,41 @@ def parse_rxpk(obj: Any) -> RxPacket:
         raise BadBase64("rxpk.size %r but data holds %d bytes" % (size, len(phy)))
     if len(phy) > MAX_PHY:
         raise BadField("rxpk of %d bytes exceeds %d" % (len(phy), MAX_PHY))
-    tmst = _int(obj, "tmst", 0, 0, 0xFFFFFFFF)
-    freq = _num(obj, "freq", None, FREQ_MHZ)
-    stat = _int(obj, "stat", 1, -1, 1)  # CRC status: 1 OK, -1 failed, 0 no CRC
-    datr = obj.get("datr", "")
+    # Each number is checked inline for the usual case (an int or float in range: a comparison
+    # chain is False for NaN and infinities); anything else goes to the checker that names the error.
+    get = obj.get
+    tmst = get("tmst", 0)
+    if type(tmst) is not int or not 0 <= tmst <= 0xFFFFFFFF:
+        tmst = _int(obj, "tmst", 0, 0, 0xFFFFFFFF)
+    freq = get("freq")
+    if not ((type(freq) is float or type(freq) is int) and FREQ_MHZ[0] <= freq <= FREQ_MHZ[1]):
+        freq = _num(obj, "freq", None, FREQ_MHZ)
+    stat = get("stat", 1)  # CRC status: 1 OK, -1 failed, 0 no CRC
+    if type(stat) is not int or not -1 <= stat <= 1:
+        stat = _int(obj, "stat", 1, -1, 1)
+    datr = get("datr", "")
     if not isinstance(datr, (str, int)):
         raise BadField("rxpk.datr must be a string (LoRa) or a number (FSK)")
-    modu = obj.get("modu", "LORA")
-    codr = obj.get("codr", "")
-    rfch = _int(obj, "rfch", 0, 0, 255)
+    modu = get("modu", "LORA")
+    codr = get("codr", "")
+    rfch = get("rfch", 0)
+    if type(rfch) is not int or not 0 <= rfch <= 255:
+        rfch = _int(obj, "rfch", 0, 0, 255)
     if not isinstance(modu, str) or not isinstance(codr, str):
         raise BadField("rxpk.modu/codr must be strings")
-    if modu == "LORA" and _lora_datr(str(datr)) == (0, 0):
+    if type(datr) is not str:
+        datr = str(datr)
+    if modu == "LORA" and _lora_datr(datr) == (0, 0):
         raise BadField("rxpk.datr %r is not a LoRa data rate (SF5..SF12 with BW125, BW250 or BW500)" % datr)
+    rssi = get("rssi", 0)
+    if not ((type(rssi) is float or type(rssi) is int) and RSSI_DBM[0] <= rssi <= RSSI_DBM[1]):
+        rssi = _num(obj, "rssi", 0, RSSI_DBM)
+    snr = get("lsnr", 0)
+    if not ((type(snr) is float or type(snr) is int) and LSNR_DB[0] <= snr <= LSNR_DB[1]):
+        snr = _num(obj, "lsnr", 0, LSNR_DB)
+    time_s = get("time")
+    # positional: tmst, freq_hz, crc_status, modulation, datr, codr, rssi, snr, phy, rfch, time_unix
     return RxPacket(
-        tmst=tmst,
-        freq_hz=int(round(freq * 1e6)),
-        crc_status=stat,
-        modulation=modu,
-        datr=str(datr),
-        codr=codr,
-        rssi=float(_num(obj, "rssi", 0, RSSI_DBM)),
-        snr=float(_num(obj, "lsnr", 0, LSNR_DB)),
-        phy=phy,
-        rfch=rfch,
-        time_unix=_utc_time(obj.get("time")),
-    )
+        tmst, int(round(freq * 1e6)), stat, modu, datr, codr, float(rssi), float(snr), phy, rfch,
+        None if time_s is None else _utc_time(time_s),
+    )  # fmt: skip

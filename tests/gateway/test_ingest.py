@@ -305,3 +305,35 @@ def test_mac_answers_too_long_for_fopts_go_on_fport_0(env):
     assert plain == frame.decrypt(NWK, os.urandom(16), 0)
     assert plain[:6] == H("020c01020c01") and plain[6] == plain[12] == 0x0D and plain[18:] == H("06")
     assert a.metrics.get("downlinks_mac_fport0") == 1
+
+
+def test_the_dedup_window_holds_across_generations_and_ends_after_it(tmp_path):
+    """Copies are merged for dedup_window_ms after the first, whenever the polls drop the older
+    generation of remembered frames; a copy later than that is the frame sent again."""
+    from gateway.udp.rxpk import parse_rxpk
+
+    cfg = make_config(tmp_path)  # dedup_window_ms 200
+    add_abp(cfg, DEV, ADDR)
+    agent = Agent(cfg)
+    ingest, m = agent.ingest, agent.metrics
+    try:
+        first = uplink(ADDR, 0, reading(1), confirmed=True)
+        ingest.poll(100.0)
+        ingest.on_rxpk("aa555a0000000101", parse_rxpk(rxpk(first, rssi=-100)), 100.19, time.time())
+        for t in (100.2, 100.25, 100.3, 100.35):  # polls rotate the generations meanwhile
+            ingest.poll(t)
+        ingest.on_rxpk("aa555a0000000202", parse_rxpk(rxpk(first, rssi=-50)), 100.38, time.time())
+        assert m.get("duplicates") == 1 and m.get("accepted_uplinks") == 1
+        ingest.poll(100.4)
+        ingest.on_rxpk("aa555a0000000303", parse_rxpk(rxpk(first, rssi=-40)), 100.4, time.time())
+        assert m.get("duplicates") == 1  # past the window: a confirmed frame again, ACKed again
+        assert m.get("retransmissions") == 1
+        second = uplink(ADDR, 1, reading(2))
+        ingest.on_rxpk("aa555a0000000101", parse_rxpk(rxpk(second)), 100.5, time.time())
+        for t in (100.6, 100.7, 100.8, 100.9):
+            ingest.poll(t)
+        ingest.on_rxpk("aa555a0000000101", parse_rxpk(rxpk(second)), 100.95, time.time())
+        assert m.get("duplicates") == 2  # the repetition of the last unconfirmed frame (NbTrans)
+        assert m.get("accepted_uplinks") == 2
+    finally:
+        agent._shutdown()

@@ -218,10 +218,11 @@ class Scheduler:
         ctx_of builds the uplink's RxContext, only when there is something to send. answer: the uplink
         asked for a downlink (ADRACKReq), so one goes even with nothing to carry."""
         q = self.queues.get(session.dev_eui)
-        cmds = [bytes((cid,)) + body for cid, body in maccmd.parse_downlink_commands(q.mac)[0]] if q else []
-        cmds += q.requests if q else []
-        fopts = maccmd.fit_fopts(cmds)[0]  # whole commands, answers first, 15 bytes at most
-        mac_all = b"".join(cmds)
+        fopts = mac_all = b""  # nothing queued: the usual uplink, decided without parsing anything
+        if q is not None:
+            cmds = [bytes((cid,)) + body for cid, body in maccmd.parse_downlink_commands(q.mac)[0]] + q.requests
+            fopts = maccmd.fit_fopts(cmds)[0]  # whole commands, answers first, 15 bytes at most
+            mac_all = b"".join(cmds)
         has_app = bool(q and q.app)
         # MAC commands FOpts cannot hold all go alone as the payload on FPort 0, encrypted with the
         # NwkSKey (LoRaWAN 1.0.x §4.3.1.6, §4.3.3); with an application payload waiting, FOpts

@@ -179,6 +179,11 @@ class VirtualHAL:
         if self._wdt_deadline is not None:
             self._wdt_deadline = self.clock.monotonic_ms() + self.wdt_ms
 
+    def fed_at(self, ms: int) -> None:
+        """The watchdog as if fed at ms (steps the simulator skipped because they did nothing else)."""
+        if self._wdt_deadline is not None:
+            self._wdt_deadline = ms + self.wdt_ms
+
     def sleep_ms(self, ms: int) -> None:
         self._check()
         self.sleeps_ms += ms

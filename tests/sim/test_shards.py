@@ -61,6 +61,17 @@ def test_workers_see_what_one_process_sees(tmp_path):
     assert one == _run(ShardedFleet, sc, tmp_path / "three", pipelined=True, workers=3)
 
 
+def test_skipped_modem_polls_change_nothing(tmp_path):
+    """A node's modem polls that cannot find anything are skipped (simulator/nodes.py); stepping
+    every poll gives the same readings, frames and losses."""
+    sc = scenario.load("demo")
+    every = _run(Fleet, sc, tmp_path / "every", skip_idle_polls=False)
+    fleets = []
+    skipped = _run(lambda *a: fleets.append(Fleet(*a)) or fleets[-1], sc, tmp_path / "skipped")
+    assert fleets[0].polls_skipped > 100 and every["frames"]
+    assert skipped == every
+
+
 def test_bad_worker_count_is_a_scenario_error():
     with pytest.raises(scenario.ScenarioError, match="pacing.workers"):
         scenario.parse({"duration": "5m", "nodes": [{"name": "a", "board": "pico-w", "sensors": ["sht3x"]}],

@@ -66,7 +66,11 @@ class NodeClock:
 
     # MicroPython's ticks arithmetic (edge.clock), inline: these run millions of times a simulated day.
     def ticks_ms(self) -> int:
-        return self.monotonic_ms() % _TICKS_PERIOD
+        v = self._virtual  # monotonic_ms() inline: the emulators ask this on every transfer
+        b = v._ms if v is not None else self._base_ms()
+        if b > self._ms:
+            self._ms = b
+        return self._ms % _TICKS_PERIOD
 
     def ticks_diff(self, a: int, b: int) -> int:
         return ((a - b + _TICKS_HALF) % _TICKS_PERIOD) - _TICKS_HALF
@@ -178,6 +182,11 @@ class VirtualHAL:
         self._check()
         if self._wdt_deadline is not None:
             self._wdt_deadline = self.clock.monotonic_ms() + self.wdt_ms
+
+    def fed_at(self, ms: int) -> None:
+        """The watchdog as if fed at ms (steps the simulator skipped because they did nothing else)."""
+        if self._wdt_deadline is not None:
+            self._wdt_deadline = ms + self.wdt_ms
 
     def sleep_ms(self, ms: int) -> None:
         self._check()

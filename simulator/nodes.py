@@ -30,6 +30,7 @@ from typing import Any
 from drivers import registry
 from edge import payload, vocab
 from edge.clock import VirtualClock
+from firmware.app import _MODEM_POLL_MS
 from firmware.app import Node as FirmwareApp
 from firmware.config import Config
 from gateway import lorawan
@@ -45,6 +46,7 @@ from simulator.scenario import Node as NodeSpec
 ROOT = Path(__file__).resolve().parents[1]
 
 PULSE_MS = 20
+_MODEM_RESULT = FirmwareApp._modem_result.__code__  # the firmware's poll loop of a running join or send
 BEAM_STEP_MS = 100
 
 
@@ -181,6 +183,35 @@ class FirmwareNode:
             if r is not None and r.get("seq") is not None and r["seq"] > self.last_seq:
                 self._logged(r)
             due = self.clock.monotonic_ms() + wait
+            if wait == _MODEM_POLL_MS and self.fleet.skip_idle_polls:
+                due = self._skip_idle_polls(app, due)
+        return due
+
+    def _skip_idle_polls(self, app: FirmwareApp, due: int) -> int:
+        """The first of the firmware's modem polls (every _MODEM_POLL_MS while a join or send
+        runs) that can find anything: the modem emulator knows when it next has a line to say or a
+        receive window to judge, and the driver when its operation times out. The polls before that
+        read nothing, and only fed the watchdog: that is done here, as the last of them would have."""
+        g = app._gen
+        while g is not None and g.gi_yieldfrom is not None:
+            g = g.gi_yieldfrom
+        if g is None or g.gi_code is not _MODEM_RESULT:
+            return due
+        driver, emu = app.modem, self.modem
+        op = driver._op
+        if op is None or op[0] == "done" or b"\n" in driver._buf or emu._out or not emu.powered:
+            return due
+        now = self.clock.monotonic_ms()
+        limit = now + self.clock.ticks_diff(op[1], self.clock.ticks_ms())  # the driver's timeout
+        change = emu.next_change_ms()
+        if change is not None and change < limit:
+            limit = change
+        skip = -((due - limit) // _MODEM_POLL_MS)  # polls at due + i * _MODEM_POLL_MS before limit
+        if skip <= 0:
+            return due
+        due += skip * _MODEM_POLL_MS
+        self.fleet.polls_skipped += skip
+        self.hal.fed_at(due - _MODEM_POLL_MS)
         return due
 
     def _logged(self, r: dict[str, Any], *event: bool) -> None:
@@ -235,8 +266,10 @@ class Fleet:
     from the tick's start, after their modems were handed the tick's downlinks. Nodes meet only on
     the radio, which is judged after the tick, so the two parts give what one run_until gives."""
 
-    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Wiring) -> None:
+    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Wiring, skip_idle_polls: bool = True) -> None:
         self.clock = clock
+        self.skip_idle_polls = skip_idle_polls  # FirmwareNode._skip_idle_polls (False: every poll runs)
+        self.polls_skipped = 0
         self.world = UseCaseWorld(sc)
         self._heap: list[_Entry] = []
         self._held: list[_Entry] = []

@@ -140,6 +140,16 @@ class LoRaE5Emulator:
         """The ms times of the receive windows still open (empty when the modem waits for nothing)."""
         return list(self._pending.windows) if self._pending else []
 
+    def next_change_ms(self) -> int | None:
+        """When the module next has something to say or a receive window to judge (None: never,
+        until a command comes). Polling the UART before then finds nothing (simulator/nodes.py
+        lets a node's poll loop sleep until then)."""
+        t = self._pending.windows[0] if self._pending is not None and self._pending.windows else None
+        for due, _ in self._timed:
+            if t is None or due < t:
+                t = due
+        return t
+
     # ---- UART side ----
 
     def any(self) -> int:

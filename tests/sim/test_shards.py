@@ -7,6 +7,7 @@ import pytest
 from edge.clock import VirtualClock
 from simulator import scenario
 from simulator.environment import World
+from simulator.modem.network import LoopbackNetwork
 from simulator.nodes import Fleet, Wiring
 from simulator.radio import RadioChannel
 from simulator.runner import Runner
@@ -59,6 +60,53 @@ def test_workers_see_what_one_process_sees(tmp_path):
     assert one == two
     # nodes waiting in a receive window (here: for join-accepts) run after the others
     assert one == _run(ShardedFleet, sc, tmp_path / "three", pipelined=True, workers=3)
+
+
+def test_skipped_modem_polls_change_nothing(tmp_path):
+    """A node's modem polls that cannot find anything are skipped (simulator/nodes.py); stepping
+    every poll gives the same readings, frames and losses."""
+    sc = scenario.load("demo")
+    every = _run(Fleet, sc, tmp_path / "every", skip_idle_polls=False)
+    fleets = []
+    skipped = _run(lambda *a: fleets.append(Fleet(*a)) or fleets[-1], sc, tmp_path / "skipped")
+    assert fleets[0].polls_skipped > 100 and every["frames"]
+    assert skipped == every
+
+
+def _joined_run(sc, workdir, **kw):
+    """The fleet with a loopback network server answering joins, and a MAC downlink (LinkCheckAns)
+    in RX1 of each node's first uplinks: the sends' polls and receive windows, not only joins."""
+    clock = VirtualClock(unix_start=sc.start_unix)
+    net = LoopbackNetwork(clock)
+    for n in sc.nodes:
+        dev = net.register(bytes.fromhex(n.dev_eui), bytes.fromhex(n.app_key))
+        dev.mac_queue += [bytes([0x02, 10, 1])] * 3
+    got = {"readings": [], "frames": []}
+    fleets = []
+
+    def on_frame(node, phy, freq, sf, start_ms, seqs, tx):
+        got["frames"].append((node, phy, freq, sf, start_ms, tx, tuple(seqs)))
+        net(fleets[0].by_name[node].modem, phy, freq, 12 - sf, start_ms, 0)
+
+    radio = RadioChannel(sc.radio, sc.nodes, sc.concentrators, sc.seed)
+    wiring = Wiring(World(sc.environment, sc.seed), radio.sf, workdir,
+                    lambda node, seq, t, values: got["readings"].append((node, seq, t, values)),
+                    on_frame, lambda node, seqs, reason: None)  # fmt: skip
+    fleets.append(Fleet(sc, clock, wiring, **kw))
+    for ms in range(1000, 16 * 60 * 1000 + 1, 1000):
+        fleets[0].run_until(ms)
+    sent = sum(d.uplinks for d in net.devices.values())
+    heard = sum(n.modem.session.fcnt_down for n in fleets[0].nodes if n.modem.session is not None)
+    return got, fleets[0].polls_skipped, (sent, heard)
+
+
+def test_skipped_polls_of_joined_nodes_change_nothing(tmp_path):
+    sc = scenario.load("demo")
+    every, none_skipped, sent = _joined_run(sc, tmp_path / "every", skip_idle_polls=False)
+    skipped, n, sent_too = _joined_run(sc, tmp_path / "skipped")
+    assert none_skipped == 0 and n > 100 and sent == sent_too
+    assert sent[0] >= 8 and sent[1] >= 8  # uplinks, and downlinks the modems took
+    assert skipped == every
 
 
 def test_bad_worker_count_is_a_scenario_error():

@@ -113,11 +113,16 @@ def wait_ready(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError("agent did not answer PULL_DATA within %.0f s" % timeout)
 
 
-def counters(data_dir: Path) -> dict:
+def metrics(data_dir: Path) -> dict:
+    """The agent's metrics file as last written ({} before the first write)."""
     try:
-        return json.loads((data_dir / METRICS_FILE).read_text()).get("counters", {})
+        return json.loads((data_dir / METRICS_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+def counters(data_dir: Path) -> dict:
+    return metrics(data_dir).get("counters", {})
 
 
 def peak_rss_kb(pid: int) -> int:
@@ -206,9 +211,13 @@ def run_rate(
             sending.set()
 
             def sample() -> None:
-                last, still_since = -1, time.monotonic()
-                while sending.is_set() or time.monotonic() - still_since < 1.0:
-                    n = counters(tmp / "data").get("received_uplinks", 0)
+                # settled: no change for two of the file's write intervals (with no broker the agent
+                # writes it less often once storing has gone on a while), and at least 1 s
+                last, still_since, still_s = -1, time.monotonic(), 1.0
+                while sending.is_set() or time.monotonic() - still_since < still_s:
+                    m = metrics(tmp / "data")
+                    n = m.get("counters", {}).get("received_uplinks", 0)
+                    still_s = max(1.0, 2 * m.get("interval_s", 0.0))
                     samples.append((time.monotonic(), n))
                     if n != last:
                         last, still_since = n, time.monotonic()

@@ -121,6 +121,8 @@ class Metrics:
         if self.path is None:
             return False
         now = time.monotonic()
+        if not force and now - self._saved_at < self._min_interval:
+            return False  # the usual call (after each group commit): no counter summed, no lock taken
         counts = (self.get("stored_readings"), self.get("forwarded_readings"))
         if counts[1] != self._saved_counts[1]:  # the broker took readings
             self._storing_since = None

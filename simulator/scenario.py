@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import random
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from firmware.config import Config, ConfigError, load_board
 from gateway.lorawan import maccmd
 from simulator.devices import emulator_class
 from simulator.physics.settings import City, Containers, Light, River, Route, WorldSettings
+from simulator.scenario_table import ScenarioError, Table, dataclass_from
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 HW_DIR = Path(__file__).parents[1] / "hw"
@@ -40,19 +40,6 @@ SENSOR_FAULT_MODES = ("crc", "stuck", "absent")
 FAULT_MODE = {"crc": "checksum", "stuck": "stuck", "absent": "nack"}  # -> the emulators' fault modes
 FAULT_KINDS = ("backhaul_down", "agent_kill", "node_power_loss", "sensor_fault")
 MIN_INTERVAL_S = 10  # the firmware's set_interval floor (docs/downlink.md)
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-class ScenarioError(ValueError):
-    """An invalid scenario: which key, what is wrong, how to fix it."""
-
-    def __init__(self, key: str, problem: str, fix: str) -> None:
-        super().__init__("%s: %s (fix: %s)" % (key, problem, fix))
-        self.key = key
-        self.problem = problem
-        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -201,139 +188,6 @@ def sensor_fault_modes(sensor: str) -> tuple[str, ...]:
     return tuple(m for m in SENSOR_FAULT_MODES if FAULT_MODE[m] in faults)
 
 
-# ---------------------------------------------------------------- reading helpers
-
-
-def parse_duration(value: Any, key: str) -> float:
-    """Seconds from 300, 2.5, "90s", "5m", "2h", "1d" or "250ms"."""
-    if isinstance(value, bool):
-        raise ScenarioError(key, "expected a duration, got %r" % value, 'write seconds or a string like "5m"')
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
-    else:
-        raise ScenarioError(key, "not a duration: %r" % (value,), 'write seconds or "90s", "5m", "2h", "1d"')
-    if seconds < 0 or not math.isfinite(seconds):
-        raise ScenarioError(key, "duration must be >= 0", "use a positive duration")
-    return seconds
-
-
-class _Table:
-    """A TOML table being read: typed getters that name the key on error, and a check for leftovers."""
-
-    def __init__(self, data: Any, key: str) -> None:
-        if not isinstance(data, dict):
-            raise ScenarioError(key, "expected a table, got %s" % type(data).__name__, "write [%s] as a table" % key)
-        self.data = data
-        self.key = key
-        self.used: set[str] = set()
-
-    def path(self, name: str) -> str:
-        return "%s.%s" % (self.key, name) if self.key else name
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def raw(self, name: str, default: Any = None) -> Any:
-        self.used.add(name)
-        return self.data.get(name, default)
-
-    def num(self, name: str, default: float, lo: float | None = None, hi: float | None = None) -> float:
-        v = self.raw(name, default)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ScenarioError(self.path(name), "expected a number, got %r" % (v,), "write a number")
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            rng = "%s..%s" % ("" if lo is None else lo, "" if hi is None else hi)
-            raise ScenarioError(self.path(name), "%r is outside %s" % (v, rng), "choose a value in %s" % rng)
-        return float(v)
-
-    def integer(self, name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
-        v = self.raw(name, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ScenarioError(self.path(name), "expected an integer, got %r" % (v,), "write a whole number")
-        return int(self.num(name, v, lo, hi))
-
-    def text(self, name: str, default: str | None = None, choices: tuple[str, ...] | None = None) -> str:
-        v = self.raw(name, default)
-        if v is None:
-            raise ScenarioError(self.path(name), "missing", 'add %s = "..."' % name)
-        if not isinstance(v, str) or not v:
-            raise ScenarioError(self.path(name), "expected a non-empty string, got %r" % (v,), "write a string")
-        if choices is not None and v not in choices:
-            raise ScenarioError(self.path(name), "unknown value %r" % v, "use one of: %s" % ", ".join(choices))
-        return v
-
-    def duration(self, name: str, default: float | None = None) -> float:
-        v = self.raw(name, default)
-        if v is None:
-            raise ScenarioError(self.path(name), "missing", 'add %s = "5m" (or seconds)' % name)
-        return parse_duration(v, self.path(name))
-
-    def hexstr(self, name: str, digits: int, default: str | None = None) -> str:
-        v = self.text(name, default).lower()
-        if len(v) != digits or any(c not in "0123456789abcdef" for c in v):
-            raise ScenarioError(
-                self.path(name), "expected %d hex digits, got %r" % (digits, v), "write %d hex" % digits
-            )
-        return v
-
-    def point(self, name: str) -> tuple[float, float]:
-        v = self.raw(name)
-        ok = isinstance(v, list) and len(v) == 2 and all(isinstance(c, int | float) for c in v)
-        if not ok:
-            raise ScenarioError(self.path(name), "expected [x, y] in metres, got %r" % (v,), "write %s = [0, 0]" % name)
-        return float(v[0]), float(v[1])
-
-    def rows(self, name: str, width: int, default: tuple[tuple[float, ...], ...], least: int = 0) -> Any:
-        """At least `least` lists of `width` numbers, as tuples of floats."""
-        v = self.raw(name, [list(r) for r in default])
-        ok = isinstance(v, list) and len(v) >= least
-        if not ok or any(not isinstance(p, list) or len(p) != width or not all(_is_number(c) for c in p) for p in v):
-            fix = "write %s = [[%s], ...]" % (name, ", ".join(["0"] * width))
-            raise ScenarioError(self.path(name), "expected %d+ lists of %d numbers (metres)" % (least, width), fix)
-        return tuple(tuple(float(c) for c in p) for p in v)
-
-    def table(self, name: str) -> _Table:
-        return _Table(self.raw(name, {}), self.path(name))
-
-    def array(self, name: str) -> list[_Table]:
-        v = self.raw(name, [])
-        if not isinstance(v, list):
-            raise ScenarioError(self.path(name), "expected an array of tables", "write [[%s]] blocks" % name)
-        return [_Table(item, "%s[%d]" % (self.path(name), i)) for i, item in enumerate(v)]
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.used)
-        if extra:
-            known = ", ".join(sorted(self.used))
-            raise ScenarioError(self.path(extra[0]), "unknown key", "remove it or use one of: %s" % known)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _dataclass_from(table: _Table, cls: Any, skip: tuple[str, ...] = ()) -> Any:
-    """Numbers of a flat settings table, defaults from the dataclass (fields ending in _s: durations).
-
-    skip: fields the caller reads itself (they keep their defaults here)."""
-    defaults = cls()
-    values: dict[str, Any] = {}
-    for name in cls.__dataclass_fields__:
-        d = getattr(defaults, name)
-        if name in skip:
-            values[name] = d
-        elif name.endswith("_s"):
-            values[name] = table.duration(name, d)
-        elif isinstance(d, int) and not isinstance(d, bool):
-            values[name] = table.integer(name, d, lo=0)
-        else:
-            values[name] = table.num(name, d, lo=0)
-    table.done()
-    return cls(**values)
-
-
 # ---------------------------------------------------------------- sections
 
 
@@ -343,7 +197,7 @@ def _key_hex(seed: int, label: str, digits: int) -> str:
     return "".join("%x" % rng.randrange(16) for _ in range(digits))
 
 
-def _positions(g: _Table, name: str, count: int, seed: int) -> list[tuple[float, float]]:
+def _positions(g: Table, name: str, count: int, seed: int) -> list[tuple[float, float]]:
     """A lone node's position, or count nodes spread uniformly over the group's disc."""
     if count == 1 and g.has("position"):
         return [g.point("position")]
@@ -357,7 +211,7 @@ def _positions(g: _Table, name: str, count: int, seed: int) -> list[tuple[float,
     return positions
 
 
-def _nodes(root: _Table, seed: int) -> tuple[Node, ...]:
+def _nodes(root: Table, seed: int) -> tuple[Node, ...]:
     nodes: list[Node] = []
     names: set[str] = set()
     groups = root.array("nodes")
@@ -423,7 +277,7 @@ def _nodes(root: _Table, seed: int) -> tuple[Node, ...]:
     return tuple(nodes)
 
 
-def _node_settings(g: _Table, sensors: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+def _node_settings(g: Table, sensors: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """[nodes.settings.<sensor>] (extra keys of that sensor's firmware entry) and [nodes.events]."""
     settings = g.table("settings")
     for sensor, keys in settings.data.items():
@@ -440,7 +294,7 @@ def _node_settings(g: _Table, sensors: list[str]) -> tuple[dict[str, dict[str, A
     return dict(settings.data), events
 
 
-def _check_firmware(g: _Table, node: Node) -> None:
+def _check_firmware(g: Table, node: Node) -> None:
     """The firmware's own validation of a group's configuration (derived values, events)."""
     try:
         firmware_config(node, "/data", 12 - (node.sf or 7))
@@ -449,7 +303,7 @@ def _check_firmware(g: _Table, node: Node) -> None:
         raise ScenarioError(key, "; ".join(e.problems), "see docs/firmware.md (derived values, events)") from None
 
 
-def _world(root: _Table, nodes: tuple[Node, ...]) -> WorldSettings:
+def _world(root: Table, nodes: tuple[Node, ...]) -> WorldSettings:
     """[city], [river], [containers], [light], [route]: the use-case physics."""
     city_t = root.table("city")
     city = City(latitude=city_t.num("latitude", City.latitude, lo=-85, hi=85),
@@ -460,10 +314,10 @@ def _world(root: _Table, nodes: tuple[Node, ...]) -> WorldSettings:
     names = cont_t.raw("route", fills)  # default: every container, in scenario order
     if not isinstance(names, list) or any(r not in {n.name for n in nodes} for r in names):
         raise ScenarioError(cont_t.path("route"), "expected node names", 'write route = ["bin-1", "bin-2"]')
-    containers = dataclasses.replace(_dataclass_from(cont_t, Containers, skip=("route",)), route=tuple(names))
+    containers = dataclasses.replace(dataclass_from(cont_t, Containers, skip=("route",)), route=tuple(names))
     route_t = root.table("route")
     points, canyons = route_t.rows("waypoints", 2, Route.waypoints, 2), route_t.rows("canyons", 4, Route.canyons)
-    route = dataclasses.replace(_dataclass_from(route_t, Route, ("waypoints", "canyons")), waypoints=points,
+    route = dataclasses.replace(dataclass_from(route_t, Route, ("waypoints", "canyons")), waypoints=points,
                                 canyons=canyons)  # fmt: skip
     if route.speed_kmh <= 0:
         raise ScenarioError(route_t.path("speed_kmh"), "must be > 0", "use a street speed, e.g. 25")
@@ -472,11 +326,11 @@ def _world(root: _Table, nodes: tuple[Node, ...]) -> WorldSettings:
             raise ScenarioError(key, "above 1", "use a share 0..1")
     if containers.start_min_pct > containers.start_max_pct or containers.start_max_pct > 100:
         raise ScenarioError("containers.start_max_pct", "below start_min_pct or above 100", "use 0..100, min <= max")
-    river, light = _dataclass_from(root.table("river"), River), _dataclass_from(root.table("light"), Light)
+    river, light = dataclass_from(root.table("river"), River), dataclass_from(root.table("light"), Light)
     return WorldSettings(city=city, river=river, containers=containers, light=light, route=route)
 
 
-def _concentrators(root: _Table) -> tuple[Concentrator, ...]:
+def _concentrators(root: Table) -> tuple[Concentrator, ...]:
     out: list[Concentrator] = []
     tables = root.array("concentrators")
     if not tables:
@@ -506,7 +360,7 @@ def _concentrators(root: _Table) -> tuple[Concentrator, ...]:
     return tuple(out)
 
 
-def _faults(root: _Table, nodes: tuple[Node, ...], duration: float) -> tuple[Fault, ...]:
+def _faults(root: Table, nodes: tuple[Node, ...], duration: float) -> tuple[Fault, ...]:
     names = {n.name: n for n in nodes}
     out: list[Fault] = []
     for t in root.array("faults"):
@@ -539,7 +393,7 @@ def _faults(root: _Table, nodes: tuple[Node, ...], duration: float) -> tuple[Fau
     return tuple(sorted(out, key=lambda f: f.at_s))
 
 
-def _gateway(t: _Table) -> Gateway:
+def _gateway(t: Table) -> Gateway:
     gw = Gateway(
         gateway_id=t.text("gateway_id", Gateway.gateway_id),
         topic_root=t.text("topic_root", Gateway.topic_root),
@@ -568,7 +422,7 @@ def load(source: str | Path) -> Scenario:
 
 
 def parse(data: dict[str, Any], default_name: str = "scenario") -> Scenario:
-    root = _Table(data, "")
+    root = Table(data, "")
     seed = root.integer("seed", 1)
     duration = root.duration("duration")
     if duration <= 0:
@@ -586,10 +440,10 @@ def parse(data: dict[str, Any], default_name: str = "scenario") -> Scenario:
         nodes=nodes,
         concentrators=_concentrators(root),
         gateway=_gateway(root.table("gateway")),
-        radio=_dataclass_from(root.table("radio"), Radio),
-        environment=_dataclass_from(root.table("environment"), Environment),
+        radio=dataclass_from(root.table("radio"), Radio),
+        environment=dataclass_from(root.table("environment"), Environment),
         faults=_faults(root, nodes, duration),
-        pacing=_dataclass_from(root.table("pacing"), Pacing),
+        pacing=dataclass_from(root.table("pacing"), Pacing),
         mqtt_version=mqtt,
         world=_world(root, nodes),
     )

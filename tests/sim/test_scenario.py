@@ -4,6 +4,7 @@ import pytest
 
 from simulator import scenario
 from simulator.scenario import ScenarioError
+from simulator.scenario_table import parse_duration
 
 BASE = """
 duration = "1h"
@@ -60,7 +61,7 @@ def test_groups_are_placed_deterministically_within_radius(tmp_path):
 @pytest.mark.parametrize("value, seconds", [(300, 300), ("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86400),
                                             ("250ms", 0.25), (1.5, 1.5)])  # fmt: skip
 def test_durations(value, seconds):
-    assert scenario.parse_duration(value, "k") == seconds
+    assert parse_duration(value, "k") == seconds
 
 
 @pytest.mark.parametrize(

@@ -113,10 +113,7 @@ class SensirionEmulator(I2CEmulator):
         if len(data) < self.COMMAND_BYTES:
             return
         cmd = data[0] if self.COMMAND_BYTES == 1 else (data[0] << 8) | data[1]
-        cmds = self.commands  # log() inline: every transfer of a city's sensors passes here
-        cmds.append(cmd)
-        if len(cmds) > 2 * _LOG_LEN:
-            del cmds[:-_LOG_LEN]
+        self.log(cmd)
         self._answer = None
         self._ready_at = self.clock.ticks_ms()  # the command's time: on_command may read it as now
         self.on_command(cmd, data)
@@ -135,7 +132,7 @@ class SensirionEmulator(I2CEmulator):
         self.answer([(raw[i] << 8) | raw[i + 1] for i in range(0, size, 2)])
 
     def on_read(self, n):
-        if self._answer is None or self.clock.ticks_diff(self.clock.ticks_ms(), self._ready_at) < 0:
+        if self._answer is None or self.clock.ticks_diff(self.now(), self._ready_at) < 0:
             return None  # nothing asked, or still measuring: the chip NACKs
         data = self._answer[:n]
         self._answer = None

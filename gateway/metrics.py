@@ -32,9 +32,9 @@ log = logging.getLogger("gateway.metrics")
 METRICS_FILE = "metrics.json"
 MAX_DEPTH = 8  # gauges deeper than this are written as null (they are summaries, never raw input)
 # Once readings have been stored and none forwarded for OUTAGE_FACTOR intervals (the broker is away,
-# or none is configured), every
-# reading is written to the buffer anyway and each rewrite of this file dirties a 4 KiB block: at
-# 20 readings/s and 10 s that was 20 bytes a reading (bench/agent_disk.py), 3.4 at this factor.
+# or none is configured), every reading is written to the buffer anyway and each rewrite of this
+# file dirties a 4 KiB block: at 20 readings/s and 10 s that was 20 bytes a reading
+# (bench/agent_disk.py), 3.4 at this factor.
 # The file says when it was written (updated_at) and the interval in force then (interval_s).
 OUTAGE_FACTOR = 6
 

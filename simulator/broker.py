@@ -7,6 +7,8 @@
 - ``Backhaul``: a TCP relay between the gateway agent and the broker, standing in for the 4G link.
   ``down()`` cuts every connection and refuses new ones until ``up()``; the platform side (the
   checker's connection to the broker) is not affected, as when a lamp post loses its modem.
+  ``Backhaul(port, relay=False)`` is the link that never fails: the agent connects to the broker
+  itself, and no thread in the simulator's process copies its traffic.
 """
 
 from __future__ import annotations
@@ -136,20 +138,29 @@ class Broker:
 
 
 class Backhaul:
-    """A TCP relay from a free local port to the broker: the gateway's uplink to the platform."""
+    """A TCP relay from a free local port to the broker: the gateway's uplink to the platform.
 
-    def __init__(self, target_port: int) -> None:
+    With relay=False the url is the broker's own and down() is refused: for scenarios without a
+    backhaul fault, whose relay would only cost the simulator's process a thread per direction.
+    """
+
+    def __init__(self, target_port: int, relay: bool = True) -> None:
         self.target_port = target_port
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
-        self.port = int(self._listener.getsockname()[1])
+        self.relay = relay
         self._up = True
         self._closed = False
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
         self.bytes_relayed = 0
+        self._listener: socket.socket | None = None
+        if not relay:
+            self.port = target_port
+            return
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
         self._thread = threading.Thread(target=self._accept, name="backhaul-accept", daemon=True)
         self._thread.start()
 
@@ -162,6 +173,8 @@ class Backhaul:
         return self._up
 
     def down(self) -> None:
+        if not self.relay:
+            raise RuntimeError("a backhaul without relay cannot go down")
         with self._lock:
             self._up = False
             for c in self._conns:
@@ -174,10 +187,13 @@ class Backhaul:
 
     def close(self) -> None:
         self._closed = True
+        if self._listener is None:
+            return
         self.down()
         _close(self._listener)
 
     def _accept(self) -> None:
+        assert self._listener is not None
         while not self._closed:
             try:
                 client, _ = self._listener.accept()

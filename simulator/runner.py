@@ -341,7 +341,7 @@ class Runner:
             stack.callback(broker.close)
             broker.start()
             mqtt_version = sc.mqtt_version if sc.mqtt_version in broker.mqtt_versions else 3
-            self.backhaul = Backhaul(broker.port)
+            self.backhaul = Backhaul(broker.port, relay=any(f.kind == "backhaul_down" for f in sc.faults))
             stack.callback(self.backhaul.close)
             self.ledger = Ledger({n.name: n.dev_eui for n in sc.nodes}, now=self.clock.time)
             checker = Checker(self.ledger, broker.port, sc.gateway.topic_root, mqtt_version)

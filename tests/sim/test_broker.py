@@ -50,3 +50,16 @@ def test_backhaul_relays_and_cuts(tmp_path):
     for x in (c, refused, c2, s, s2, server):
         x.close()
     time.sleep(0)
+
+
+def test_backhaul_without_relay_is_the_broker_itself():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    bh = Backhaul(port, relay=False)
+    assert bh.port == port and bh.url == "mqtt://127.0.0.1:%d" % port and bh.is_up
+    with pytest.raises(RuntimeError):
+        bh.down()  # a scenario that cuts the backhaul must get the relay
+    bh.close()
+    server.close()

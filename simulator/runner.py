@@ -136,6 +136,7 @@ class Runner:
         self.clock = VirtualClock(unix_start=scenario.start_unix)
         self.books = _Books()
         self.airstats = AirStats()
+        self._begun_until = 0  # end of the last tick the node workers were told to begin
         self.samples: list[report.Sample] = []
         self.wall_limit_s = wall_limit_s  # 0: none; else the run stops early (benchmarks stop by themselves)
         self.split = {"nodes": 0.0, "radio_and_agent": 0.0, "hold": 0.0}  # wall seconds per stage
@@ -392,8 +393,7 @@ class Runner:
         end_ms = int(sc.duration_s * 1000)
         wall0 = time.monotonic()
         next_keepalive = next_sample = 0.0
-        begin = getattr(self.fleet, "begin", None)  # simulator/shards.py: the next ticks overlap the exchange
-        begun_until = 0
+        pipelined = hasattr(self.fleet, "begin")  # simulator/shards.py: the next ticks overlap the exchange
         while self.clock.monotonic_ms() < end_ms:
             if self._out_of_wall(wall0):
                 break
@@ -403,23 +403,11 @@ class Runner:
             step = min(tick, end_ms - now)
             self._downlinks(now + step)
             t0 = time.perf_counter()
-            self.fleet.run_until(now + step)
             nxt = now + step
-            if begin is not None and not self._out_of_wall(wall0):
-                # The next two ticks start now for every node without a receive window open, beside
-                # the radio and the exchange with the agent below (they decide nothing those nodes
-                # see). A node or sensor fault waits until the tick before its own has finished.
-                start = max(begun_until, nxt)
-                while start < end_ms and start < nxt + RUN_AHEAD_TICKS * tick:
-                    due = [e for e in events if e.on_nodes and e.at_s * 1000 <= start]
-                    if due and start > nxt:
-                        break
-                    for e in due:
-                        events.remove(e)
-                        e.action()
-                    begun_until = start + min(tick, end_ms - start)
-                    begin(begun_until)
-                    start = begun_until
+            if pipelined and not self._out_of_wall(wall0):
+                self.fleet.run_until(nxt, ahead=partial(self._begin_ahead, nxt, end_ms, events))
+            else:
+                self.fleet.run_until(nxt)
             t1 = time.perf_counter()
             frames = self._settle_and_push(now + step)
             t2 = time.perf_counter()
@@ -439,6 +427,24 @@ class Runner:
         run_wall = time.monotonic() - wall0
         self._drain(wall0)
         return self._summary(mqtt_version, broker_kind, run_wall, time.monotonic() - wall0)
+
+    def _begin_ahead(self, nxt: int, end_ms: int, events: list[_Event]) -> None:
+        """The next two ticks start for every node without a receive window open as soon as the
+        workers have finished the one to nxt, beside the radio and the exchange with the agent
+        (they decide nothing those nodes see). A node or sensor fault waits until the tick before
+        its own has finished."""
+        tick = self.sc.pacing.tick_ms
+        start = max(self._begun_until, nxt)
+        while start < end_ms and start < nxt + RUN_AHEAD_TICKS * tick:
+            due = [e for e in events if e.on_nodes and e.at_s * 1000 <= start]
+            if due and start > nxt:
+                break
+            for e in due:
+                events.remove(e)
+                e.action()
+            self._begun_until = start + min(tick, end_ms - start)
+            self.fleet.begin(self._begun_until)
+            start = self._begun_until
 
     def _out_of_wall(self, wall0: float) -> bool:
         return bool(self.wall_limit_s) and time.monotonic() - wall0 > self.wall_limit_s

@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import traceback
 from collections import deque
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -85,26 +86,10 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
         ticks: deque[_Tick] = deque()  # begun, not finished: at most two
         conn.send(("ready", None))
         while True:
-            msg = conn.recv()
-            if msg[0] == "stop":
-                break
-            kind, end_ms, commands = msg
-            tick = _Tick(clock.monotonic_ms(), end_ms) if kind != "finish" else ticks.popleft()
-            if tick.end != end_ms:
-                raise RuntimeError("asked to finish the tick to %d, the oldest begun ends at %d" % (end_ms, tick.end))
-            sink[0] = tick.out
-            _apply(fleet, commands)
-            if kind == "begin":  # every node that cannot get a downlink in this tick; no answer yet
-                _begin(fleet, tick, ticks)
-                continue
-            if kind == "finish":  # the nodes with a receive window open, their downlinks delivered
-                windows = _finish(fleet, tick, ticks, sink)
-            else:
-                if ticks:
-                    raise RuntimeError("asked to run a tick while %d begun ones are open" % len(ticks))
-                fleet.run_until(end_ms)
-                windows = None
-            conn.send(("tick", (tick.out, _windows(fleet, tick) if windows is None else windows)))
+            for kind, end_ms, commands in conn.recv():  # a tick to run or finish, then ticks to begin
+                if kind == "stop":
+                    return
+                _step(conn, fleet, ticks, sink, clock, kind, end_ms, commands)
     except (EOFError, KeyboardInterrupt):
         pass
     except BaseException:
@@ -112,6 +97,27 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
             conn.send(("error", traceback.format_exc()))
         except OSError:
             pass
+
+
+def _step(conn: Any, fleet: Any, ticks: deque[_Tick], sink: list[Any], clock: VirtualClock, kind: str, end_ms: int,
+          commands: list[tuple[Any, ...]]) -> None:  # fmt: skip
+    """One message of the runner's: begin, finish or run a tick; the last two answer with its events."""
+    tick = _Tick(clock.monotonic_ms(), end_ms) if kind != "finish" else ticks.popleft()
+    if tick.end != end_ms:
+        raise RuntimeError("asked to finish the tick to %d, the oldest begun ends at %d" % (end_ms, tick.end))
+    sink[0] = tick.out
+    _apply(fleet, commands)
+    if kind == "begin":  # every node that cannot get a downlink in this tick; no answer yet
+        _begin(fleet, tick, ticks)
+        return
+    if kind == "finish":  # the nodes with a receive window open, their downlinks delivered
+        windows = _finish(fleet, tick, ticks, sink)
+    else:
+        if ticks:
+            raise RuntimeError("asked to run a tick while %d begun ones are open" % len(ticks))
+        fleet.run_until(end_ms)
+        windows = None
+    conn.send(("tick", (tick.out, _windows(fleet, tick) if windows is None else windows)))
 
 
 def _apply(fleet: Any, commands: list[tuple[Any, ...]]) -> None:
@@ -208,6 +214,7 @@ class ShardedFleet:
         self._pending: list[list[tuple[Any, ...]]] = [[] for _ in groups]
         self._windows: list[tuple[_NodeProxy, list[int]]] = []
         self._begun: deque[int] = deque()  # ends of the ticks whose first part the workers ran or run
+        self._staged: list[list[tuple[Any, ...]]] | None = None  # per worker: run_until's message, being built
         ctx = multiprocessing.get_context("spawn")  # the runner's process has threads: no fork
         self._conns = []
         self._procs = []
@@ -242,8 +249,12 @@ class ShardedFleet:
         if len(self._begun) >= 2:
             raise RuntimeError("two ticks begun already")
         for i, conn in enumerate(self._conns):
-            conn.send(("begin", end_ms, self._pending[i]))
+            cmd = ("begin", end_ms, self._pending[i])
             self._pending[i] = []
+            if self._staged is not None:
+                self._staged[i].append(cmd)
+            else:
+                conn.send([cmd])
         self._begun.append(end_ms)
 
     @property
@@ -251,8 +262,12 @@ class ShardedFleet:
         """How many ticks are begun and not finished."""
         return len(self._begun)
 
-    def run_until(self, end_ms: int) -> None:
-        """Every worker runs its nodes to end_ms; what they did is replayed here in time order."""
+    def run_until(self, end_ms: int, ahead: Callable[[], None] | None = None) -> None:
+        """Every worker runs its nodes to end_ms; what they did is replayed here in time order.
+
+        ahead(), when given, is called once this tick's commands are taken: the ticks it begins
+        (begin(), faults before them) go to each worker in the same message, after this tick, so
+        a worker starts them the moment it has answered, with one pipe message a tick."""
         if self._begun:
             if self._begun[0] != end_ms:
                 raise RuntimeError("the tick to %d is begun, run to %d asked" % (self._begun[0], end_ms))
@@ -260,9 +275,16 @@ class ShardedFleet:
             kind = "finish"
         else:
             kind = "run"
-        for i, conn in enumerate(self._conns):
-            conn.send((kind, end_ms, self._pending[i]))
-            self._pending[i] = []
+        msgs: list[list[tuple[Any, ...]]] = [[(kind, end_ms, p)] for p in self._pending]
+        self._pending = [[] for _ in self._conns]
+        if ahead is not None:
+            self._staged = msgs
+            try:
+                ahead()
+            finally:
+                self._staged = None
+        for conn, msg in zip(self._conns, msgs, strict=True):
+            conn.send(msg)
         events: list[tuple[int, int, tuple[Any, ...]]] = []
         windows: list[tuple[str, list[int]]] = []
         for conn in self._conns:
@@ -296,7 +318,7 @@ class ShardedFleet:
     def close(self) -> None:
         for conn in self._conns:
             try:
-                conn.send(("stop", None, None))
+                conn.send([("stop", None, None)])
             except OSError:
                 pass
         for p in self._procs:

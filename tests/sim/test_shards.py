@@ -31,21 +31,28 @@ def _run(fleet_cls, sc, workdir, pipelined=False, **kw):
               450_000: lambda: fleet.sensor_fault("noise-1", "dnms", "absent"),
               500_000: lambda: fleet.power("air-2", True)}  # fmt: skip
     last = 16 * 60 * 1000
-    begun_until = 0
+    begun_until = [0]
+
+    def begin_ahead(done):  # up to two ticks begun after the one to done, a fault's tick only after
+        start = max(begun_until[0], done)  # the one before it finished, faults before begin
+        while start < last and start < done + 2000:
+            if start + 1000 in faults and start > done:
+                break
+            faults.pop(start + 1000, lambda: None)()
+            begun_until[0] = start + 1000
+            fleet.begin(begun_until[0])
+            start = begun_until[0]
+
     try:
         for ms in range(1000, last + 1, 1000):
-            if pipelined:  # as the runner does: up to two ticks begun ahead, a fault's tick only after
-                start = max(begun_until, ms - 1000)  # the one before it finished, faults before begin
-                while start < last and start < ms + 1000:
-                    if start + 1000 in faults and start > ms - 1000:
-                        break
-                    faults.pop(start + 1000, lambda: None)()
-                    begun_until = start + 1000
-                    fleet.begin(begun_until)
-                    start = begun_until
+            if pipelined == "ahead":  # as the runner does: the next ticks begun in run_until's message
+                fleet.run_until(ms, ahead=lambda ms=ms: begin_ahead(ms))
+            elif pipelined:
+                begin_ahead(ms - 1000)
+                fleet.run_until(ms)
             else:
                 faults.pop(ms, lambda: None)()
-            fleet.run_until(ms)
+                fleet.run_until(ms)
             assert clock.monotonic_ms() == ms
     finally:
         getattr(fleet, "close", lambda: None)()
@@ -60,6 +67,7 @@ def test_workers_see_what_one_process_sees(tmp_path):
     assert one == two
     # nodes waiting in a receive window (here: for join-accepts) run after the others
     assert one == _run(ShardedFleet, sc, tmp_path / "three", pipelined=True, workers=3)
+    assert one == _run(ShardedFleet, sc, tmp_path / "ahead", pipelined="ahead", workers=2)
 
 
 def test_skipped_modem_polls_change_nothing(tmp_path):

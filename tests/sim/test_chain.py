@@ -4,6 +4,8 @@ Completeness with measurement times: every generated reading arrives once after 
 time and values, or its loss is explained; the run fails on any unexplained loss.
 """
 
+import gc
+
 import pytest
 
 from simulator import scenario
@@ -47,6 +49,7 @@ def test_demo_runs_the_whole_chain(demo):
     check_chain(s)
     assert s["generated"] >= 8 * 70  # 8 nodes x 72 intervals, less the first partial one
     assert s["agent_exit_code"] == 0 and s["downlinks_delivered"] > 0
+    assert gc.get_freeze_count() == 0  # the run froze what it keeps (runner.py), and thawed it at the end
     gw = s["gateway_status"]["counters"]
     assert gw["forwarded_readings"] == gw["stored_readings"]  # no kill -9 here: the counters are exact
     html = (wd / "report.html").read_text()

@@ -23,6 +23,7 @@ with its measurement time and values, and explains or flags every one that did n
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import zlib
@@ -30,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 
@@ -47,12 +48,21 @@ class SenmlError(ValueError):
     """A message that is not a SenML-CBOR pack."""
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     name: str  # resolved name
     t: float  # resolved time, unix seconds
     v: int | float | Decimal  # exact: bv + v in decimal arithmetic (tag-4 values arrive as Decimal)
     unit: str | None
+
+
+_NUMBER = (int, float, Decimal)  # tuples, not unions: isinstance() is several times faster on them
+
+
+def _finite(x: int | float | Decimal) -> bool:
+    """Decimal(x).is_finite(), without building a Decimal for an int or a float."""
+    if isinstance(x, float):
+        return math.isfinite(x)
+    return x.is_finite() if isinstance(x, Decimal) else True
 
 
 def decode_pack(data: bytes) -> list[Value]:
@@ -78,11 +88,11 @@ def decode_pack(data: bytes) -> list[Value]:
         if not isinstance(bn, str) or not isinstance(n, str):
             raise SenmlError("names must be text")
         name = bn + n
-        if isinstance(v, bool) or not isinstance(v, int | float | Decimal) or not isinstance(t, int | float):
+        if isinstance(v, bool) or not isinstance(v, _NUMBER) or not isinstance(t, _NUMBER[:2]):
             raise SenmlError("name must be text, value and time numbers")
-        if not isinstance(bt, int | float) or not isinstance(bv, int | float | Decimal):
+        if not isinstance(bt, _NUMBER[:2]) or not isinstance(bv, _NUMBER):
             raise SenmlError("base time and base value must be numbers")
-        if not Decimal(v).is_finite() or not Decimal(bv).is_finite():
+        if not _finite(v) or not _finite(bv):
             raise SenmlError("values must be finite")
         out.append(Value(name, bt + t, Decimal(bv) + Decimal(v) if bv else v, rec.get(U, bu)))
     return out
@@ -153,6 +163,7 @@ class Ledger:
     def __init__(self, dev_euis: dict[str, str], now: Callable[[], float] | None = None) -> None:
         self._now = now  # virtual unix time, for the delivery latency of each reading
         self._node_of = {eui.lower(): node for node, eui in dev_euis.items()}
+        self._names: dict[str, tuple[str, str] | None] = {}  # split_name() of each name met: nodes x quantities
         self._lock = threading.Lock()
         self.readings: dict[tuple[str, int], Reading] = {}
         self.explanations: dict[tuple[str, int], str] = {}
@@ -226,7 +237,10 @@ class Ledger:
                 self.content_type_missing += 1
             for v in values:
                 self.values_received += 1
-                parts = split_name(v.name)
+                if v.name in self._names:
+                    parts = self._names[v.name]
+                else:
+                    parts = self._names[v.name] = split_name(v.name)
                 node = self._node_of.get(parts[0]) if parts else None
                 if node is None or parts is None or parts[1] not in vocab.BY_NAME:
                     self.unrecognised += 1

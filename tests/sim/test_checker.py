@@ -34,7 +34,10 @@ def test_decode_resolves_base_fields():
 
 
 @pytest.mark.parametrize("data", [b"\xff\x00", cbor2.dumps({"a": 1}), cbor2.dumps([]), cbor2.dumps([1, 2]),
-                                  cbor2.dumps([{0: 5, 2: 1}]), cbor2.dumps([{0: "a", 2: "x"}])])  # fmt: skip
+                                  cbor2.dumps([{0: 5, 2: 1}]), cbor2.dumps([{0: "a", 2: "x"}]),
+                                  cbor2.dumps([{0: "a", 2: float("nan")}]), cbor2.dumps([{0: "a", 2: float("-inf")}]),
+                                  cbor2.dumps([{-5: float("inf"), 0: "a", 2: 1}]),
+                                  cbor2.dumps([{0: "a", 2: Decimal("NaN")}])])  # fmt: skip
 def test_decode_rejects_non_senml(data):
     with pytest.raises(SenmlError):
         decode_pack(data)

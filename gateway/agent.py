@@ -121,7 +121,7 @@ class Agent:
         self.scheduler.on_tx_ack(ack.header.token, ack.error, mono)
 
     def _wake(self) -> None:
-        """Make the loop's select return (from the commit thread, a signal handler, stop())."""
+        """Make the loop's poll return (from the commit thread, a signal handler, stop())."""
         try:
             self._wake_w.send(b"\0")
         except OSError:  # buffer full: the loop is awake anyway; closed: shutting down
@@ -145,18 +145,21 @@ class Agent:
         for s in self.services:
             s.start()
         ingest, server = self.ingest, self.server
-        fds = [server.fileno(), self._wake_r.fileno()]
+        server_fd, wake_fd = server.fileno(), self._wake_r.fileno()
+        poller = select.poll()  # registered once: the loop turns a few hundred times a second
+        poller.register(server_fd, select.POLLIN)
+        poller.register(wake_fd, select.POLLIN)
         next_housekeeping = time.monotonic()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 due = ingest.due_in(now)
                 timeout = max(0.0, min(due if due is not None else HOUSEKEEPING_S, next_housekeeping - now))
-                ready, _, _ = select.select(fds, [], [], timeout)
-                if self._wake_r.fileno() in ready:
-                    self._drain_wake()
-                if server.fileno() in ready:
-                    server.pump()
+                for fd, _ in poller.poll(timeout * 1000):  # ms, rounded up: never a busy loop
+                    if fd == wake_fd:
+                        self._drain_wake()
+                    else:
+                        server.pump()
                 now = time.monotonic()
                 self._supervised("ingest", ingest.poll, now)
                 if now >= next_housekeeping:
@@ -176,9 +179,8 @@ class Agent:
                 log.exception("%s step failed; the agent goes on", what)
 
     def _drain_wake(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
+        try:  # one read: wake-ups are a byte each; any left over wake the next poll at once
+            self._wake_r.recv(4096)
         except OSError:
             pass
 

@@ -59,7 +59,8 @@ from bench.ingest_load import (  # noqa: E402
     task_cpu_s,
     wait_ready,
 )
-from gateway import config  # noqa: E402
+from edge import payload as edge_payload  # noqa: E402
+from gateway import config, lorawan  # noqa: E402
 from gateway.forward import senml  # noqa: E402
 from gateway.metrics import METRICS_FILE  # noqa: E402
 from tests.mqtt_broker import MosquittoBroker, Subscriber  # noqa: E402
@@ -117,6 +118,22 @@ def delivered_readings(sub: Subscriber, quantities: int) -> tuple[int, int]:
         keys.update((name, t) for name, t, _, _ in senml.resolve(payload))
     readings = {(name.rsplit(":", 1)[0], t) for name, t in keys}
     return len(readings), len(keys)
+
+
+def relative_frames(devs: list[lg.Device], per_device: int, quantities: int) -> list[bytes]:
+    """As pf_loadgen.frames, but each reading's seq and time relative to the frame (the node
+    firmware's format): the agent dates them by the reception and, so that a replay after a crash
+    cannot redate them, sends them on only once the device's frame counter is on disk."""
+    out = []
+    keep = lg.QUANTITIES[:quantities]
+    for k in range(per_device):
+        for i, d in enumerate(devs):
+            w = (k * 7 + i) % 50
+            reading = {"seq": k + 1, "t": lg.T0 + 300 * k, **{q: 10.0 + w / 4 for q in keep}}
+            data = edge_payload.encode(reading, {"t": reading["t"], "seq": k + 1})
+            out.append(lorawan.build_data_frame(nwkskey=d.nwkskey, appskey=d.appskey, dev_addr=d.dev_addr, fcnt32=k,
+                                                uplink=True, fport=1, payload=data))  # fmt: skip
+    return out
 
 
 def trickle_datagrams(phys: list[bytes], gateways: int, two_every: int) -> list[list[bytes]]:
@@ -178,12 +195,15 @@ def send_trickle(port: int, grams: list[list[bytes]], tick_s: float) -> int:
     return sent
 
 
-def thread_cpu(pid: int) -> list[tuple[str, float]]:
-    """(name, CPU s) of each of the process's threads, most first."""
+def thread_cpu(pid: int) -> list[tuple[str, float, int]]:
+    """(name, CPU s, voluntary context switches: its wake-ups) of each of the process's threads,
+    most CPU first."""
     out = []
     for tid in os.listdir("/proc/%d/task" % pid):
-        name = Path("/proc/%d/task/%s/comm" % (pid, tid)).read_text().strip()
-        out.append(("%s/%s" % (name, tid), task_cpu_s(pid, tid)))
+        task = Path("/proc/%d/task/%s" % (pid, tid))
+        status = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+        name = "%s/%s" % ((task / "comm").read_text().strip(), tid)
+        out.append((name, task_cpu_s(pid, tid), int(status["voluntary_ctxt_switches"])))
     return sorted(out, key=lambda x: -x[1])
 
 
@@ -217,7 +237,8 @@ def run(args: argparse.Namespace) -> dict:
                        check=True)  # fmt: skip
         devs = lg.make_devices(args.devices)
         per_device = -(-args.count // args.devices)
-        phys = lg.frames(devs, per_device, args.quantities)[: args.count]
+        make = relative_frames if args.trickle and args.relative else lg.frames
+        phys = make(devs, per_device, args.quantities)[: args.count]
         grams = lg.datagrams(phys, args.per_datagram)
         trickle = trickle_datagrams(phys, args.gateways, args.two_every) if args.trickle else []
         sub = Subscriber(broker, "edge/bench/up")
@@ -250,7 +271,7 @@ def run(args: argparse.Namespace) -> dict:
                 time.sleep(0.01)
 
         sampler = threading.Thread(target=sample)
-        cpu0, us0 = cpu_s(agent.pid), user_sys_s(agent.pid)
+        cpu0, us0, named0 = cpu_s(agent.pid), user_sys_s(agent.pid), thread_cpu(agent.pid)
         t_start = time.monotonic()
         sampler.start()
         if args.trickle:
@@ -268,7 +289,9 @@ def run(args: argparse.Namespace) -> dict:
         rss = peak_rss_kb(agent.pid)
         drops = udp_drops(port)
         threads = sorted((task_cpu_s(agent.pid, t) for t in os.listdir("/proc/%d/task" % agent.pid)), reverse=True)
-        named = thread_cpu(agent.pid)
+        before = {n: (s, w) for n, s, w in named0}
+        named = [(n, s - before.get(n, (0.0, 0))[0], w - before.get(n, (0.0, 0))[1])
+                 for n, s, w in thread_cpu(agent.pid)]  # fmt: skip
         if spy is not None:
             stop_py_spy(spy)
             spy = None
@@ -297,8 +320,11 @@ def run(args: argparse.Namespace) -> dict:
     if args.trickle:
         extra = {
             "trickle_gateways": args.gateways,
+            "relative": bool(args.relative),
             "tick_ms": args.tick_ms,
-            "cpu_us_per_uplink_per_thread": {n: round(1e6 * s / max(1, committed), 1) for n, s in named},
+            # over the sending and settling only, as agent_cpu_s
+            "cpu_us_per_uplink_per_thread": {n: round(1e6 * s / max(1, committed), 1) for n, s, _ in named},
+            "wakeups_per_uplink_per_thread": {n: round(w / max(1, committed), 2) for n, _, w in named},
         }
     return {
         "root": str(root),
@@ -340,6 +366,7 @@ def main() -> int:
     ap.add_argument("--gateways", type=int, default=3, help="--trickle: concentrators")
     ap.add_argument("--tick-ms", type=float, default=2.7, help="--trickle: ms between each gateway's PUSH_DATA")
     ap.add_argument("--two-every", type=int, default=19, help="--trickle: every n-th PUSH_DATA carries 2 rxpk")
+    ap.add_argument("--relative", type=int, default=1, help="--trickle: readings dated relative to the frame (1/0)")
     args = ap.parse_args()
     pin_away_from(args.core)
     print("load average at the start: %s" % " ".join(Path("/proc/loadavg").read_text().split()[:3]))

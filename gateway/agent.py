@@ -121,7 +121,7 @@ class Agent:
         self.scheduler.on_tx_ack(ack.header.token, ack.error, mono)
 
     def _wake(self) -> None:
-        """Make the loop's poll return (from the commit thread, a signal handler, stop())."""
+        """Make the loop's select return (from the commit thread, a signal handler, stop())."""
         try:
             self._wake_w.send(b"\0")
         except OSError:  # buffer full: the loop is awake anyway; closed: shutting down
@@ -146,20 +146,20 @@ class Agent:
             s.start()
         ingest, server = self.ingest, self.server
         server_fd, wake_fd = server.fileno(), self._wake_r.fileno()
-        poller = select.poll()  # registered once: the loop turns a few hundred times a second
-        poller.register(server_fd, select.POLLIN)
-        poller.register(wake_fd, select.POLLIN)
+        fds = [server_fd, wake_fd]
         next_housekeeping = time.monotonic()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 due = ingest.due_in(now)
                 timeout = max(0.0, min(due if due is not None else HOUSEKEEPING_S, next_housekeeping - now))
-                for fd, _ in poller.poll(timeout * 1000):  # ms, rounded up: never a busy loop
-                    if fd == wake_fd:
-                        self._drain_wake()
-                    else:
-                        server.pump()
+                # select, not poll: its timeout has microseconds, poll's whole milliseconds would
+                # hold a commit up to 1 ms past its deadline
+                ready, _, _ = select.select(fds, [], [], timeout)
+                if wake_fd in ready:
+                    self._drain_wake()
+                if server_fd in ready:
+                    server.pump()
                 now = time.monotonic()
                 self._supervised("ingest", ingest.poll, now)
                 if now >= next_housekeeping:
@@ -179,7 +179,7 @@ class Agent:
                 log.exception("%s step failed; the agent goes on", what)
 
     def _drain_wake(self) -> None:
-        try:  # one read: wake-ups are a byte each; any left over wake the next poll at once
+        try:  # one read: wake-ups are a byte each; any left over wake the next select at once
             self._wake_r.recv(4096)
         except OSError:
             pass

@@ -25,7 +25,11 @@ count, and at most --timeout seconds of waiting for the counts to settle.
 each with its own socket, one PUSH_DATA each every --tick-ms (the simulator's wall time per
 virtual second) carrying one rxpk, two in every --two-every-th, a PULL_DATA keep-alive from each
 every second, and the agent configured as the simulator configures it (commit deadline 2 ms,
-status file every 0.5 s). --rate is then ignored; the report adds the CPU of each agent thread.
+status file every 0.5 s). The readings are dated relative to their frame, as the node firmware
+sends them (--relative 0: absolute), so the agent writes frame counters with every commit as in
+the simulator. --rate is then ignored; the report adds, for each agent thread, its CPU µs and its
+wake-ups (voluntary context switches) per uplink. Relative readings of one device within one
+second share a time, so subscriber_readings (distinct name and time) is lower than sent then.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Reserve:
 
     def tight(self) -> bool:
         """True when the disk has less free space than the reserve's size (one statvfs: it runs
-        before every commit)."""
+        after every commit)."""
         try:
             fs = os.statvfs(self._dir)
         except OSError:

@@ -4,6 +4,7 @@
     uv run python bench/agent_blackbox.py --count 60000 --rate 12000
     uv run python bench/agent_blackbox.py --root /work/base       # the agent of another checkout
     uv run python bench/agent_blackbox.py --py-spy out.txt        # also sample every agent thread
+    uv run python bench/agent_blackbox.py --trickle --count 20000 # the simulator's trickle instead
 
 The real agent process (`edge gateway run` of --root, with that checkout's .venv Python when it
 has one), a real Mosquitto on a free loopback port, forwarding on as in production (readings
@@ -19,6 +20,16 @@ against what was sent), kernel drops (the agent socket's drops in /proc/net/udp,
 agent never saw), the agent's CPU µs per uplink (user + system of all its threads from
 /proc/<pid>/stat: robust to other load), and peak RSS (VmHWM). The run stops by itself: bounded
 count, and at most --timeout seconds of waiting for the counts to settle.
+
+--trickle sends what the whole-chain simulator sends instead of bursts: --gateways concentrators,
+each with its own socket, one PUSH_DATA each every --tick-ms (the simulator's wall time per
+virtual second) carrying one rxpk, two in every --two-every-th, a PULL_DATA keep-alive from each
+every second, and the agent configured as the simulator configures it (commit deadline 2 ms,
+status file every 0.5 s). The readings are dated relative to their frame, as the node firmware
+sends them (--relative 0: absolute), so the agent writes frame counters with every commit as in
+the simulator. --rate is then ignored; the report adds, for each agent thread, its CPU µs and its
+wake-ups (voluntary context switches) per uplink. Relative readings of one device within one
+second share a time, so subscriber_readings (distinct name and time) is lower than sent then.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "hostshims")]
@@ -51,7 +63,8 @@ from bench.ingest_load import (  # noqa: E402
     task_cpu_s,
     wait_ready,
 )
-from gateway import config  # noqa: E402
+from edge import payload as edge_payload  # noqa: E402
+from gateway import config, lorawan  # noqa: E402
 from gateway.forward import senml  # noqa: E402
 from gateway.metrics import METRICS_FILE  # noqa: E402
 from tests.mqtt_broker import MosquittoBroker, Subscriber  # noqa: E402
@@ -111,6 +124,93 @@ def delivered_readings(sub: Subscriber, quantities: int) -> tuple[int, int]:
     return len(readings), len(keys)
 
 
+def relative_frames(devs: list[lg.Device], per_device: int, quantities: int) -> list[bytes]:
+    """As pf_loadgen.frames, but each reading's seq and time relative to the frame (the node
+    firmware's format): the agent dates them by the reception and, so that a replay after a crash
+    cannot redate them, sends them on only once the device's frame counter is on disk."""
+    out = []
+    keep = lg.QUANTITIES[:quantities]
+    for k in range(per_device):
+        for i, d in enumerate(devs):
+            w = (k * 7 + i) % 50
+            reading = {"seq": k + 1, "t": lg.T0 + 300 * k, **{q: 10.0 + w / 4 for q in keep}}
+            data = edge_payload.encode(reading, {"t": reading["t"], "seq": k + 1})
+            out.append(lorawan.build_data_frame(nwkskey=d.nwkskey, appskey=d.appskey, dev_addr=d.dev_addr, fcnt32=k,
+                                                uplink=True, fport=1, payload=data))  # fmt: skip
+    return out
+
+
+def trickle_datagrams(phys: list[bytes], gateways: int, two_every: int) -> list[list[bytes]]:
+    """PUSH_DATA for each gateway in turn: one rxpk each, two in every `two_every`-th."""
+    euis = ["aa555a00000000%02x" % (g + 1) for g in range(gateways)]
+    out: list[list[bytes]] = [[] for _ in euis]
+    i = n = 0
+    while i < len(phys):
+        size = 2 if two_every and n % two_every == two_every - 1 else 1
+        g = n % gateways
+        out[g] += lg.datagrams(phys[i : i + size], size, euis[g])
+        i += size
+        n += 1
+    return out
+
+
+def pull_data(eui: str) -> bytes:
+    """A PULL_DATA keep-alive (Semtech packet forwarder protocol, PROTOCOL.TXT section 5.2)."""
+    return b"\x02" + os.urandom(2) + b"\x02" + bytes.fromhex(eui)
+
+
+def send_trickle(port: int, grams: list[list[bytes]], tick_s: float) -> int:
+    """Each gateway's next PUSH_DATA every tick from its own socket, a PULL_DATA from each every
+    second; returns the uplinks (rxpk) sent. Ticks are paced on an absolute schedule, so a late tick
+    is followed by an early one rather than slowing the whole run."""
+    server = ("127.0.0.1", port)
+    socks = []
+    for _ in grams:
+        s = lg.socket.socket(lg.socket.AF_INET, lg.socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        socks.append(s)
+    euis = [g[0][4:12].hex() for g in grams]
+    sent = 0
+    start = time.perf_counter()
+    next_pull = start
+    try:
+        for tick in range(max(len(g) for g in grams)):
+            now = time.perf_counter()
+            if now >= next_pull:
+                for s, eui in zip(socks, euis, strict=True):
+                    s.sendto(pull_data(eui), server)
+                next_pull += 1.0
+            for s, g in zip(socks, grams, strict=True):
+                if tick < len(g):
+                    s.sendto(g[tick], server)
+                    sent += g[tick].count(b'"tmst"')
+                while True:  # PUSH_ACK, PULL_ACK
+                    try:
+                        s.recv(512)
+                    except BlockingIOError:
+                        break
+            delay = start + (tick + 1) * tick_s - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+    finally:
+        for s in socks:
+            s.close()
+    return sent
+
+
+def thread_cpu(pid: int) -> list[tuple[str, float, int]]:
+    """(name, CPU s, voluntary context switches: its wake-ups) of each of the process's threads,
+    most CPU first."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        task = Path("/proc/%d/task/%s" % (pid, tid))
+        status = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+        name = "%s/%s" % ((task / "comm").read_text().strip(), tid)
+        out.append((name, task_cpu_s(pid, tid), int(status["voluntary_ctxt_switches"])))
+    return sorted(out, key=lambda x: -x[1])
+
+
 def run(args: argparse.Namespace) -> dict:
     root = Path(args.root).resolve()
     core = None if args.core < 0 else args.core
@@ -127,18 +227,24 @@ def run(args: argparse.Namespace) -> dict:
         data = tmp / "data"
         data.mkdir(mode=0o700)
         cfg_path = tmp / "gateway.toml"
-        cfg_path.write_text(config.render({
+        settings: dict[str, dict[str, Any]] = {
             "gateway": {"id": "bench"},
             "udp": {"bind": "127.0.0.1:%d" % port},
             "storage": {"data_dir": str(data), "metrics_interval_s": 0.5},
             "mqtt": {"url": broker.url},
-        }))  # fmt: skip
+        }  # fmt: skip
+        if args.trickle:  # as simulator/agent.py configures the agent
+            settings["ingest"] = {"commit_deadline_ms": 2}
+            settings["udp"]["rxpk_time_window_s"] = 0.0
+        cfg_path.write_text(config.render(settings))
         subprocess.run([python_of(root), "-c", REGISTER, str(data), str(args.devices)], cwd=root, env=env_of(root),
                        check=True)  # fmt: skip
         devs = lg.make_devices(args.devices)
         per_device = -(-args.count // args.devices)
-        phys = lg.frames(devs, per_device, args.quantities)[: args.count]
+        make = relative_frames if args.trickle and args.relative else lg.frames
+        phys = make(devs, per_device, args.quantities)[: args.count]
         grams = lg.datagrams(phys, args.per_datagram)
+        trickle = trickle_datagrams(phys, args.gateways, args.two_every) if args.trickle else []
         sub = Subscriber(broker, "edge/bench/up")
         cmd = pinned([python_of(root), "-m", "cli.main", "gateway", "run", "--config", str(cfg_path)], core)
         agent = subprocess.Popen(cmd, cwd=root, env=env_of(root), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -169,10 +275,13 @@ def run(args: argparse.Namespace) -> dict:
                 time.sleep(0.01)
 
         sampler = threading.Thread(target=sample)
-        cpu0, us0 = cpu_s(agent.pid), user_sys_s(agent.pid)
+        cpu0, us0, named0 = cpu_s(agent.pid), user_sys_s(agent.pid), thread_cpu(agent.pid)
         t_start = time.monotonic()
         sampler.start()
-        sent = sender.send(grams, args.rate / args.per_datagram)
+        if args.trickle:
+            sent = send_trickle(port, trickle, args.tick_ms / 1000)
+        else:
+            sent = sender.send(grams, args.rate / args.per_datagram)
         t_sent = time.monotonic()
         sending.clear()
         sampler.join()
@@ -184,6 +293,9 @@ def run(args: argparse.Namespace) -> dict:
         rss = peak_rss_kb(agent.pid)
         drops = udp_drops(port)
         threads = sorted((task_cpu_s(agent.pid, t) for t in os.listdir("/proc/%d/task" % agent.pid)), reverse=True)
+        before = {n: (s, w) for n, s, w in named0}
+        named = [(n, s - before.get(n, (0.0, 0))[0], w - before.get(n, (0.0, 0))[1])
+                 for n, s, w in thread_cpu(agent.pid)]  # fmt: skip
         if spy is not None:
             stop_py_spy(spy)
             spy = None
@@ -208,10 +320,20 @@ def run(args: argparse.Namespace) -> dict:
     if agent.returncode != 0:
         print(err.decode()[-2000:], file=sys.stderr)
     committed = c.get("received_uplinks", 0)
+    extra = {}
+    if args.trickle:
+        extra = {
+            "trickle_gateways": args.gateways,
+            "relative": bool(args.relative),
+            "tick_ms": args.tick_ms,
+            # over the sending and settling only, as agent_cpu_s
+            "cpu_us_per_uplink_per_thread": {n: round(1e6 * s / max(1, committed), 1) for n, s, _ in named},
+            "wakeups_per_uplink_per_thread": {n: round(w / max(1, committed), 2) for n, _, w in named},
+        }
     return {
         "root": str(root),
-        "offered_per_s": args.rate,
-        "sent_uplinks": min(len(phys), sent * args.per_datagram),
+        "offered_per_s": round(sent / max(1e-9, t_sent - t_start)) if args.trickle else args.rate,
+        "sent_uplinks": sent if args.trickle else min(len(phys), sent * args.per_datagram),
         "send_s": round(t_sent - t_start, 2),
         "committed_uplinks": committed,
         "committed_per_s": round(final_up / max(1e-9, t_up - t_start)),
@@ -229,6 +351,7 @@ def run(args: argparse.Namespace) -> dict:
         "cpu_s_per_thread": threads,
         "peak_rss_mb": round(rss / 1024, 1),
         "agent_exit": agent.returncode,
+        **extra,
     }
 
 
@@ -243,6 +366,11 @@ def main() -> int:
     ap.add_argument("--root", default=str(ROOT), help="checkout whose agent runs (default: this one)")
     ap.add_argument("--timeout", type=float, default=60.0, help="longest wait for the counts, s")
     ap.add_argument("--py-spy", default="", help="write a py-spy raw profile of the agent (all threads) here")
+    ap.add_argument("--trickle", action="store_true", help="send the simulator's trickle instead of --rate")
+    ap.add_argument("--gateways", type=int, default=3, help="--trickle: concentrators")
+    ap.add_argument("--tick-ms", type=float, default=2.7, help="--trickle: ms between each gateway's PUSH_DATA")
+    ap.add_argument("--two-every", type=int, default=19, help="--trickle: every n-th PUSH_DATA carries 2 rxpk")
+    ap.add_argument("--relative", type=int, default=1, help="--trickle: readings dated relative to the frame (1/0)")
     args = ap.parse_args()
     pin_away_from(args.core)
     print("load average at the start: %s" % " ".join(Path("/proc/loadavg").read_text().split()[:3]))

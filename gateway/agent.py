@@ -145,17 +145,20 @@ class Agent:
         for s in self.services:
             s.start()
         ingest, server = self.ingest, self.server
-        fds = [server.fileno(), self._wake_r.fileno()]
+        server_fd, wake_fd = server.fileno(), self._wake_r.fileno()
+        fds = [server_fd, wake_fd]
         next_housekeeping = time.monotonic()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 due = ingest.due_in(now)
                 timeout = max(0.0, min(due if due is not None else HOUSEKEEPING_S, next_housekeeping - now))
+                # select, not poll: its timeout has microseconds, poll's whole milliseconds would
+                # hold a commit up to 1 ms past its deadline
                 ready, _, _ = select.select(fds, [], [], timeout)
-                if self._wake_r.fileno() in ready:
+                if wake_fd in ready:
                     self._drain_wake()
-                if server.fileno() in ready:
+                if server_fd in ready:
                     server.pump()
                 now = time.monotonic()
                 self._supervised("ingest", ingest.poll, now)
@@ -176,9 +179,8 @@ class Agent:
                 log.exception("%s step failed; the agent goes on", what)
 
     def _drain_wake(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
+        try:  # one read: wake-ups are a byte each; any left over wake the next select at once
+            self._wake_r.recv(4096)
         except OSError:
             pass
 

@@ -83,6 +83,8 @@ class Committer:
         self._jobs.put(job)
 
     def results(self) -> list[Job]:
+        if self._done.empty():  # the usual call from the ingest loop: nothing finished, no exception raised
+            return []
         out = []
         while True:
             try:

@@ -38,6 +38,7 @@ class Reserve:
     def __init__(self, path: str, nbytes: int) -> None:
         self.path = path
         self.nbytes = nbytes
+        self._dir = os.path.dirname(os.path.abspath(path))
 
     def hold(self) -> None:
         """Write the file if it is missing; no room for it now: try again at the next call."""
@@ -54,16 +55,19 @@ class Reserve:
 
     def size(self) -> int:
         """The bytes held: nbytes, or FS_SHARE of a smaller filesystem."""
-        share = fs_share(os.path.dirname(os.path.abspath(self.path)))
+        return self._size(fs_share(self._dir))
+
+    def _size(self, share: int) -> int:
         return min(self.nbytes, max(share, OPEN_BYTES)) if share > 0 else self.nbytes
 
     def tight(self) -> bool:
-        """True when the disk has less free space than the reserve's size."""
+        """True when the disk has less free space than the reserve's size (one statvfs: it runs
+        after every commit)."""
         try:
-            fs = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+            fs = os.statvfs(self._dir)
         except OSError:
             return False
-        return fs.f_bavail * fs.f_frsize < self.size()
+        return fs.f_bavail * fs.f_frsize < self._size(fs.f_blocks * fs.f_frsize // FS_SHARE)
 
     def release_if_tight(self) -> bool:
         """Give the reserve back when the disk has less free space than it; True when it did."""

@@ -1,6 +1,7 @@
 # Register-level emulator of the Vishay VEML7700: ALS_CONF (gain, integration time, shutdown),
 # the ALS count after one integration time, and the chip's non-linear response above 1000 lx
-# (the inverse of the application note's correction, so a correct driver reads the true value).
+# (the inverse of the application note's correction, so a correct driver reads the true value,
+# except between 1000 lx and correct(1000) = 1075.6 lx, which no count reads back as: raw 1000 there).
 # Facts as in drivers/veml7700.py.
 from drivers.veml7700 import correct
 from simulator.devices.base import I2CEmulator

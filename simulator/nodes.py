@@ -122,14 +122,17 @@ class FirmwareNode:
         if self.physics is not None:
             for t in self.physics.times(max(sc.start_unix, end_unix - iv), end_unix):
                 self.fleet.at(int((t - sc.start_unix) * 1000), partial(self.physics.apply, self.emulators, t), self)
+        sensors = self.spec.sensors
+        if "pulse_counter" not in sensors and "beam_counter" not in sensors:
+            return end_ms  # no passages to place: the seeded generator below is theirs alone
         rng = random.Random("%d:pass:%s:%d" % (sc.seed, self.name, end_unix))
         span = max(1, end_ms - start_ms - 2000)  # passages end before the interval's count is read
-        if "pulse_counter" in self.spec.sensors:
+        if "pulse_counter" in sensors:
             for _ in range(int(truth.get("count_in", 0))):
                 t = start_ms + 1 + rng.randrange(span)
                 self.fleet.at(t, partial(self._drive, "counter_a", 1), self)
                 self.fleet.at(t + PULSE_MS, partial(self._drive, "counter_a", 0), self)
-        if "beam_counter" in self.spec.sensors:
+        if "beam_counter" in sensors:
             walks = [PASSAGE_IN] * int(truth.get("count_in", 0)) + [PASSAGE_OUT] * int(truth.get("count_out", 0))
             rng.shuffle(walks)
             slot = span // (len(walks) + 1) if walks else span

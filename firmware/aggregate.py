@@ -33,6 +33,8 @@ class Aggregator:
         self._stats = {}  # quantity -> [n, sum, min, max]
         self._hist = array("H", bytes(2 * _HIST_BINS))
         self._hist_n = 0
+        self._hist_top = -1  # the highest class counted since reset(): the classes above are 0
+        self._hist_bottom = _HIST_BINS  # ... and the lowest
         self._energy = 0.0
         self._noise_n = 0
         self.out_of_range = 0  # values outside the vocabulary's range, dropped
@@ -44,9 +46,11 @@ class Aggregator:
             s[1] = 0.0
             s[2] = 0.0
             s[3] = 0.0
-        for i in range(_HIST_BINS):
+        for i in range(self._hist_bottom, self._hist_top + 1):  # the other classes are still 0
             self._hist[i] = 0
         self._hist_n = 0
+        self._hist_top = -1
+        self._hist_bottom = _HIST_BINS
         self._energy = 0.0
         self._noise_n = 0
 
@@ -96,12 +100,16 @@ class Aggregator:
         if self._hist[i] < 0xFFFF:
             self._hist[i] += 1
             self._hist_n += 1
+            if i > self._hist_top:
+                self._hist_top = i
+            if i < self._hist_bottom:
+                self._hist_bottom = i
 
     def _exceeded(self, percent):
         # the level exceeded by `percent` % of the periods: walk the classes from the loudest down
         target = self._hist_n * percent / 100.0
         seen = 0
-        for i in range(_HIST_BINS - 1, -1, -1):
+        for i in range(self._hist_top, -1, -1):  # the classes above the top are empty
             seen += self._hist[i]
             if seen >= target and seen > 0:
                 return (i + _HIST_LO_X2) / 2.0

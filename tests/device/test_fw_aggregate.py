@@ -60,6 +60,22 @@ def test_reset_starts_a_new_interval_and_missing_sensors_are_absent():
     assert a.result() == {"temperature": 5.0}
 
 
+def test_reset_empties_every_class_the_previous_interval_counted():
+    a = Aggregator()
+    for v in (25.0, 130.0, 60.0, 130.0, 25.0):  # near both ends of the histogram
+        a.add({"laeq": v})
+    a.reset()
+    for v in (50.0, 50.0, 70.0):
+        a.add({"laeq": v})
+    r = a.result()
+    assert r["l10"] == 70.0 and r["l50"] == 50.0 and r["l90"] == 50.0
+    a.reset()
+    a.add({"laeq": 140.0})  # the top class alone
+    a.add({"laeq": 10.0})  # below the histogram: the lowest class
+    r = a.result()
+    assert r["l10"] == 139.5 and r["l90"] == 20.0
+
+
 def test_out_of_range_values_are_dropped_and_counted():
     a = Aggregator()
     a.add({"humidity": 140.0, "temperature": 20.0})

@@ -179,6 +179,8 @@ class VirtualHAL:
         self._wdt_deadline = self.clock.monotonic_ms() + ms
 
     def wdt_feed(self) -> None:
+        if self._wdt_deadline is None and not self._bitten:
+            return  # not started: nothing to check or feed
         self._check()
         if self._wdt_deadline is not None:
             self._wdt_deadline = self.clock.monotonic_ms() + self.wdt_ms

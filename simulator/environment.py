@@ -63,7 +63,7 @@ class World:
         self._offsets: dict[str, tuple[float, float, float]] = {}
 
     def _rng(self, *key: object) -> random.Random:
-        return random.Random(":".join(str(k) for k in (self.seed,) + key))
+        return random.Random(":".join(map(str, (self.seed,) + key)))
 
     def _node_offsets(self, node: str) -> tuple[float, float, float]:
         """(temperature offset Cel, PM factor, noise offset dB) of a node's spot."""

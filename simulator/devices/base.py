@@ -132,7 +132,8 @@ class SensirionEmulator(I2CEmulator):
         self.answer([(raw[i] << 8) | raw[i + 1] for i in range(0, size, 2)])
 
     def on_read(self, n):
-        if self._answer is None or self.clock.ticks_diff(self.now(), self._ready_at) < 0:
+        clock = self.clock
+        if self._answer is None or clock.ticks_diff(clock.ticks_ms(), self._ready_at) < 0:
             return None  # nothing asked, or still measuring: the chip NACKs
         data = self._answer[:n]
         self._answer = None

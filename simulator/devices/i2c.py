@@ -48,16 +48,17 @@ class VirtualI2C:
         dev = self._devices.get(addr)  # readfrom() inline, without its copy: the hot path of every driver
         if dev is None or dev.nacks():
             raise OSError(_ENODEV)
-        data = dev.on_read(len(buf))
+        n = len(buf)
+        data = dev.on_read(n)
         if data is None:
             raise OSError(_ENODEV)
-        if len(data) == len(buf):
+        if len(data) == n:
             try:
                 buf[:] = data  # one copy (a port without slice assignment takes the loop)
                 return
             except (TypeError, NotImplementedError):
                 pass
-        for i in range(len(buf)):
+        for i in range(n):
             buf[i] = data[i]
 
     def writeto_mem(self, addr, reg, buf, addrsize=8):

@@ -54,7 +54,8 @@ class Emulator:
         return self.clock.ticks_ms()
 
     def since(self, t):
-        return self.clock.ticks_diff(self.clock.ticks_ms(), t)
+        clock = self.clock
+        return clock.ticks_diff(clock.ticks_ms(), t)
 
 
 class I2CEmulator(Emulator):
@@ -211,9 +212,16 @@ class UARTEmulator(Emulator):
         data = self.read(n)
         if data is None:
             return None
-        for i in range(len(data)):
+        k = len(data)
+        if k <= len(buf):
+            try:
+                buf[:k] = data  # one copy (a port without slice assignment takes the loop)
+                return k
+            except (TypeError, NotImplementedError):
+                pass
+        for i in range(k):
             buf[i] = data[i]
-        return len(data)
+        return k
 
     def write(self, buf):
         self.catch_up()

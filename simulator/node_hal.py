@@ -66,11 +66,7 @@ class NodeClock:
 
     # MicroPython's ticks arithmetic (edge.clock), inline: these run millions of times a simulated day.
     def ticks_ms(self) -> int:
-        v = self._virtual  # monotonic_ms() inline: the drivers' and emulators' most frequent call
-        b = v._ms if v is not None else self._base_ms()
-        if b > self._ms:
-            self._ms = b
-        return self._ms % _TICKS_PERIOD
+        return self.monotonic_ms() % _TICKS_PERIOD
 
     def ticks_diff(self, a: int, b: int) -> int:
         return ((a - b + _TICKS_HALF) % _TICKS_PERIOD) - _TICKS_HALF

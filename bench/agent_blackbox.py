@@ -63,10 +63,10 @@ from bench.ingest_load import (  # noqa: E402
     task_cpu_s,
     wait_ready,
 )
-from edge import payload as edge_payload  # noqa: E402
-from gateway import config, lorawan  # noqa: E402
+from gateway import config  # noqa: E402
 from gateway.forward import senml  # noqa: E402
 from gateway.metrics import METRICS_FILE  # noqa: E402
+from gateway.udp.pull_data import build_pull_data  # noqa: E402
 from tests.mqtt_broker import MosquittoBroker, Subscriber  # noqa: E402
 
 REGISTER = "import sys; from pathlib import Path; from bench import pf_loadgen as lg; lg.register(Path(sys.argv[1]), lg.make_devices(int(sys.argv[2])))"  # noqa: E501
@@ -124,22 +124,6 @@ def delivered_readings(sub: Subscriber, quantities: int) -> tuple[int, int]:
     return len(readings), len(keys)
 
 
-def relative_frames(devs: list[lg.Device], per_device: int, quantities: int) -> list[bytes]:
-    """As pf_loadgen.frames, but each reading's seq and time relative to the frame (the node
-    firmware's format): the agent dates them by the reception and, so that a replay after a crash
-    cannot redate them, sends them on only once the device's frame counter is on disk."""
-    out = []
-    keep = lg.QUANTITIES[:quantities]
-    for k in range(per_device):
-        for i, d in enumerate(devs):
-            w = (k * 7 + i) % 50
-            reading = {"seq": k + 1, "t": lg.T0 + 300 * k, **{q: 10.0 + w / 4 for q in keep}}
-            data = edge_payload.encode(reading, {"t": reading["t"], "seq": k + 1})
-            out.append(lorawan.build_data_frame(nwkskey=d.nwkskey, appskey=d.appskey, dev_addr=d.dev_addr, fcnt32=k,
-                                                uplink=True, fport=1, payload=data))  # fmt: skip
-    return out
-
-
 def trickle_datagrams(phys: list[bytes], gateways: int, two_every: int) -> list[list[bytes]]:
     """PUSH_DATA for each gateway in turn: one rxpk each, two in every `two_every`-th."""
     euis = ["aa555a00000000%02x" % (g + 1) for g in range(gateways)]
@@ -152,11 +136,6 @@ def trickle_datagrams(phys: list[bytes], gateways: int, two_every: int) -> list[
         i += size
         n += 1
     return out
-
-
-def pull_data(eui: str) -> bytes:
-    """A PULL_DATA keep-alive (Semtech packet forwarder protocol, PROTOCOL.TXT section 5.2)."""
-    return b"\x02" + os.urandom(2) + b"\x02" + bytes.fromhex(eui)
 
 
 def send_trickle(port: int, grams: list[list[bytes]], tick_s: float) -> int:
@@ -179,7 +158,7 @@ def send_trickle(port: int, grams: list[list[bytes]], tick_s: float) -> int:
             now = time.perf_counter()
             if now >= next_pull:
                 for s, eui in zip(socks, euis, strict=True):
-                    s.sendto(pull_data(eui), server)
+                    s.sendto(build_pull_data(2, os.urandom(2), eui), server)
                 next_pull += 1.0
             for s, g in zip(socks, grams, strict=True):
                 if tick < len(g):
@@ -241,8 +220,7 @@ def run(args: argparse.Namespace) -> dict:
                        check=True)  # fmt: skip
         devs = lg.make_devices(args.devices)
         per_device = -(-args.count // args.devices)
-        make = relative_frames if args.trickle and args.relative else lg.frames
-        phys = make(devs, per_device, args.quantities)[: args.count]
+        phys = lg.frames(devs, per_device, args.quantities, relative=args.trickle and bool(args.relative))[: args.count]
         grams = lg.datagrams(phys, args.per_datagram)
         trickle = trickle_datagrams(phys, args.gateways, args.two_every) if args.trickle else []
         sub = Subscriber(broker, "edge/bench/up")

@@ -53,9 +53,13 @@ def register(data_dir: Path, devices: list[Device]) -> None:
 QUANTITIES = ("pm2_5", "pm10", "temperature", "humidity", "laeq", "count_in")
 
 
-def frames(devices: list[Device], per_device: int, quantities: int = len(QUANTITIES)) -> list[bytes]:
+def frames(
+    devices: list[Device], per_device: int, quantities: int = len(QUANTITIES), relative: bool = False
+) -> list[bytes]:
     """Uplinks in round-robin device order; frame k of a device has FCnt k and reading seq k+1,
-    with the first `quantities` of QUANTITIES."""
+    with the first `quantities` of QUANTITIES. relative: each reading's seq and time relative to
+    the frame, the node firmware's format (the agent dates them by the reception and sends them on
+    only once the device's frame counter is on disk, so that a replay cannot redate them)."""
     out = []
     keep = QUANTITIES[:quantities]
     for k in range(per_device):
@@ -72,7 +76,7 @@ def frames(devices: list[Device], per_device: int, quantities: int = len(QUANTIT
                     fcnt32=k,
                     uplink=True,
                     fport=1,
-                    payload=payload.encode(reading),
+                    payload=payload.encode(reading, {"t": reading["t"], "seq": k + 1} if relative else None),
                 )  # fmt: skip
             )
     return out

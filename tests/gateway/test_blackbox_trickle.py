@@ -6,7 +6,7 @@ from bench import pf_loadgen as lg
 from edge import payload
 from gateway import lorawan
 from gateway.udp import header as hdr
-from gateway.udp.pull_data import parse_pull_data
+from gateway.udp.pull_data import build_pull_data, parse_pull_data
 from gateway.udp.push_data import parse_push_data
 
 
@@ -30,7 +30,7 @@ def test_trickle_sends_every_uplink_once_in_order_over_the_gateways() -> None:
 
 
 def test_pull_data_is_a_keep_alive_of_that_gateway() -> None:
-    d = bb.pull_data("aa555a0000000002")
+    d = build_pull_data(2, b"\x12\x34", "aa555a0000000002")  # as the trickle sends it
     h = hdr.parse_header(d)
     assert h.ident == hdr.PULL_DATA
     assert parse_pull_data(d, h).gateway_eui == "aa555a0000000002"
@@ -38,7 +38,7 @@ def test_pull_data_is_a_keep_alive_of_that_gateway() -> None:
 
 def test_relative_frames_carry_relative_readings() -> None:
     devs = lg.make_devices(2)
-    for phy, dev in zip(bb.relative_frames(devs, 2, 3), devs * 2, strict=True):
+    for phy, dev in zip(lg.frames(devs, 2, 3, relative=True), devs * 2, strict=True):
         frame = lorawan.parse_phy(phy)
         assert isinstance(frame, lorawan.DataFrame)
         plain = frame.decrypt(dev.nwkskey, dev.appskey, frame.fcnt16)

@@ -378,7 +378,7 @@ class Runner:
             if self.node_factory is None and sc.pacing.workers > 0:
                 from simulator.shards import ShardedFleet
 
-                self.fleet = ShardedFleet(sc, self.clock, wiring, sc.pacing.workers)
+                self.fleet = ShardedFleet(sc, self.clock, wiring, sc.pacing.workers, RUN_AHEAD_TICKS)
                 stack.callback(self.fleet.close)
             else:
                 self.fleet = factory(sc, self.clock, wiring)
@@ -434,7 +434,7 @@ class Runner:
         return self._summary(mqtt_version, broker_kind, run_wall, time.monotonic() - wall0)
 
     def _begin_ahead(self, nxt: int, end_ms: int, events: list[_Event]) -> None:
-        """The next two ticks start for every node without a receive window open as soon as the
+        """The next RUN_AHEAD_TICKS ticks start for every node without a receive window open as soon as the
         workers have finished the one to nxt, beside the radio and the exchange with the agent
         (they decide nothing those nodes see). A node or sensor fault waits until the tick before
         its own has finished."""

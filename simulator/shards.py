@@ -16,7 +16,9 @@ sees. The same holds in time: ``begin(end)`` starts the next tick for every node
 receive window open while the runner's process is still exchanging the last tick's frames with
 the agent (radio, PUSH_DATA/PUSH_ACK, the hold for PULL_RESP); ``run_until(end)`` then hands the
 downlinks to the modems of the nodes that were waiting for one and runs those nodes' part of the
-tick (``Fleet.run_until(defer=...)``, ``Fleet.run_deferred()``).
+tick (``Fleet.run_until(defer=...)``, ``Fleet.run_deferred()``). Up to ``ahead`` ticks may be
+begun at once; a node deferred in one stays deferred in those begun after it, and catches up with
+them once its own tick is finished and it waits for no downlink.
 
 What differs from one process: the order in which frames that start in the same millisecond
 reach the radio model (by worker, then node), so results are deterministic for a given worker
@@ -83,7 +85,7 @@ def _serve(conn: Any, sc: Scenario, names: list[str], workdir: Path, sf: dict[st
         wanted = set(names)
         sub = dataclasses.replace(sc, nodes=tuple(n for n in sc.nodes if n.name in wanted))
         fleet = Fleet(sub, clock, Wiring(World(sc.environment, sc.seed), sf, workdir, on_reading, on_frame, on_lost))
-        ticks: deque[_Tick] = deque()  # begun, not finished: at most two
+        ticks: deque[_Tick] = deque()  # begun, not finished: at most the runner's run-ahead
         conn.send(("ready", None))
         while True:
             for kind, end_ms, commands in conn.recv():  # a tick to run or finish, then ticks to begin
@@ -124,7 +126,7 @@ def _apply(fleet: Any, commands: list[tuple[Any, ...]]) -> None:
     """The runner's commands for this tick: downlinks to deliver, power cuts, sensor faults."""
     for cmd in commands:
         if cmd[0] == "deliver":
-            fleet.by_name[cmd[1]].modem.deliver(cmd[2], cmd[3], cmd[4])
+            fleet.by_name[cmd[1]].modem.deliver(cmd[2], *cmd[3:])
         elif cmd[0] == "power":
             fleet.power(cmd[1], cmd[2])
         elif cmd[0] == "fault":
@@ -145,20 +147,26 @@ def _begin(fleet: Any, tick: _Tick, ticks: deque[_Tick]) -> None:
 
 def _finish(fleet: Any, tick: _Tick, ticks: deque[_Tick], sink: list[Any]) -> list[tuple[str, list[int]]]:
     """Run the deferred nodes of the oldest begun tick (their downlinks delivered); its windows."""
-    nxt = ticks[0] if ticks else None
-    fleet.run_deferred((tick.start, tick.end), tick.held, nxt.held if nxt else None)
+    later = list(ticks)  # the ticks begun after this one, oldest first
+    fleet.run_deferred((tick.start, tick.end), tick.held, later[0].held if later else None)
     windows = _windows(fleet, tick)  # before any node runs on into the next tick
-    if nxt is not None:
-        # Deferred in the next tick only because they had not finished this one: those
-        # without a receive window now catch up with it (it is the last one begun).
-        catch = {n for n in tick.deferred if n in nxt.deferred and not n.modem.rx_windows}
-        if catch:
-            mine = [e for e in nxt.held if e[3] in catch]
-            nxt.held = [e for e in nxt.held if e[3] not in catch]
-            nxt.deferred -= catch
-            sink[0] = nxt.out
-            fleet.run_deferred((nxt.start, nxt.end), mine, None)
-            sink[0] = tick.out
+    # Deferred in the later ticks only because they had not finished this one: those without a
+    # receive window catch up with them, tick by tick, until one leaves them with a window open
+    # (from there they wait as any deferred node does) or they reach the last one begun.
+    catch = {n for n in tick.deferred if not n.modem.rx_windows}
+    for i, t in enumerate(later):
+        catch &= t.deferred
+        if not catch:
+            break
+        mine = [e for e in t.held if e[3] in catch]
+        t.held = [e for e in t.held if e[3] not in catch]
+        sink[0] = t.out
+        fleet.run_deferred((t.start, t.end), mine, later[i + 1].held if i + 1 < len(later) else None)
+        if i + 1 < len(later):
+            # a window open at t's end: the node stays deferred in t, so t reports it when finished
+            catch = {n for n in catch if not n.modem.rx_windows}
+        t.deferred -= catch
+    sink[0] = tick.out
     return windows
 
 
@@ -191,8 +199,8 @@ class _ModemProxy:
         self._fleet = fleet
         self._name = name
 
-    def deliver(self, phy: bytes, rssi: float, snr: float) -> None:
-        self._fleet._send(self._name, ("deliver", self._name, bytes(phy), rssi, snr))
+    def deliver(self, phy: bytes, *rssi_snr: float) -> None:  # the modem emulator's own defaults otherwise
+        self._fleet._send(self._name, ("deliver", self._name, bytes(phy), *rssi_snr))
 
 
 class _NodeProxy:
@@ -204,13 +212,15 @@ class _NodeProxy:
 class ShardedFleet:
     """All nodes of a scenario on one time line, stepped by `workers` processes."""
 
-    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Any, workers: int) -> None:
+    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Any, workers: int, ahead: int = 2) -> None:
         self.clock = clock
+        self.ahead = ahead  # ticks that may be begun and not finished
         self.w = wiring
         workers = max(1, min(workers, len(sc.nodes)))
         groups = [[n.name for n in sc.nodes[i::workers]] for i in range(workers)]
         self._owner = {name: i for i, g in enumerate(groups) for name in g}
         self._proxies = {name: _NodeProxy(self, name) for name in self._owner}
+        self.by_name = self._proxies  # what the runner hands downlinks to, by node name, as Fleet.by_name
         self._pending: list[list[tuple[Any, ...]]] = [[] for _ in groups]
         self._windows: list[tuple[_NodeProxy, list[int]]] = []
         self._begun: deque[int] = deque()  # ends of the ticks whose first part the workers ran or run
@@ -242,12 +252,12 @@ class ShardedFleet:
 
     def begin(self, end_ms: int) -> None:
         """Start a tick (to end_ms) for every node without a receive window open, while the runner's
-        process exchanges the last tick with the agent; run_until(end_ms) finishes it. At most two
-        ticks may be begun and not finished; power and sensor faults of a tick must be given
+        process exchanges the last tick with the agent; run_until(end_ms) finishes it. At most
+        `ahead` ticks may be begun and not finished; power and sensor faults of a tick must be given
         before it begins (and only when the tick before it has finished), downlinks before it is
         finished."""
-        if len(self._begun) >= 2:
-            raise RuntimeError("two ticks begun already")
+        if len(self._begun) >= self.ahead:
+            raise RuntimeError("%d ticks begun already" % len(self._begun))
         for i, conn in enumerate(self._conns):
             cmd = ("begin", end_ms, self._pending[i])
             self._pending[i] = []

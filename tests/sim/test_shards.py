@@ -7,6 +7,7 @@ import pytest
 from edge.clock import VirtualClock
 from simulator import scenario
 from simulator.environment import World
+from simulator.modem.e5 import JOIN_ACCEPT_DELAY_MS, RX1_DELAY_MS
 from simulator.modem.network import LoopbackNetwork
 from simulator.nodes import Fleet, Wiring
 from simulator.radio import RadioChannel
@@ -14,28 +15,57 @@ from simulator.runner import Runner
 from simulator.shards import ShardedFleet
 
 
-def _run(fleet_cls, sc, workdir, pipelined=False, **kw):
+class _Later:
+    """A modem the loopback network answers through: its downlinks wait until the tick of the
+    receive window they are for, and are handed over just before that tick, as the runner does."""
+
+    def __init__(self, queue, node, window_ms):
+        self.queue, self.node, self.window_ms = queue, node, window_ms
+
+    def deliver(self, phy, *rssi_snr):
+        self.queue.append((self.window_ms, self.node, phy, rssi_snr))
+
+
+def _run(fleet_cls, sc, workdir, pipelined=False, ahead=2, answer=False, **kw):
+    """The fleet's readings, frames and losses over 16 minutes with faults; with answer, a loopback
+    network server answers joins, and each node's first uplinks with a MAC command in RX1."""
     got = {"readings": [], "frames": [], "lost": []}
+    clock = VirtualClock(unix_start=sc.start_unix)
+    net = LoopbackNetwork(clock)
+    for n in sc.nodes:
+        net.register(bytes.fromhex(n.dev_eui), bytes.fromhex(n.app_key)).mac_queue += [bytes([0x02, 10, 1])] * 3
+    downlinks = []
+
+    def on_frame(node, phy, freq, sf, start_ms, seqs, tx):
+        got["frames"].append((node, phy, freq, sf, start_ms, tx))
+        if answer:
+            delay = JOIN_ACCEPT_DELAY_MS if phy[0] >> 5 == 0 else RX1_DELAY_MS  # MHDR: join-request or data
+            net(_Later(downlinks, node, start_ms + delay), phy, freq, 12 - sf, start_ms, 0)
+
+    def deliver_due(until_ms):
+        for d in [d for d in downlinks if d[0] <= until_ms]:
+            downlinks.remove(d)
+            fleet.by_name[d[1]].modem.deliver(d[2], *d[3])
+
     radio = RadioChannel(sc.radio, sc.nodes, sc.concentrators, sc.seed)
     wiring = Wiring(
         World(sc.environment, sc.seed),
         radio.sf,
         workdir,
         lambda node, seq, t, values: got["readings"].append((node, seq, t, values)),
-        lambda node, phy, freq, sf, start_ms, seqs, tx: got["frames"].append((node, phy, freq, sf, start_ms, tx)),
+        on_frame,
         lambda node, seqs, reason: got["lost"].append((node, tuple(seqs), reason)),
     )
-    clock = VirtualClock(unix_start=sc.start_unix)
-    fleet = fleet_cls(sc, clock, wiring, **kw)
+    fleet = fleet_cls(sc, clock, wiring, **kw, **({"ahead": ahead} if pipelined else {}))
     faults = {400_000: lambda: fleet.power("air-2", False),  # after its first reading, batch not yet on flash
               450_000: lambda: fleet.sensor_fault("noise-1", "dnms", "absent"),
               500_000: lambda: fleet.power("air-2", True)}  # fmt: skip
     last = 16 * 60 * 1000
     begun_until = [0]
 
-    def begin_ahead(done):  # up to two ticks begun after the one to done, a fault's tick only after
-        start = max(begun_until[0], done)  # the one before it finished, faults before begin
-        while start < last and start < done + 2000:
+    def begin_ahead(done):  # up to `ahead` ticks begun after the one to done, a fault's tick only
+        start = max(begun_until[0], done)  # after the one before it finished, faults before begin
+        while start < last and start < done + ahead * 1000:
             if start + 1000 in faults and start > done:
                 break
             faults.pop(start + 1000, lambda: None)()
@@ -45,6 +75,7 @@ def _run(fleet_cls, sc, workdir, pipelined=False, **kw):
 
     try:
         for ms in range(1000, last + 1, 1000):
+            deliver_due(ms)
             if pipelined == "ahead":  # as the runner does: the next ticks begun in run_until's message
                 fleet.run_until(ms, ahead=lambda ms=ms: begin_ahead(ms))
             elif pipelined:
@@ -68,6 +99,18 @@ def test_workers_see_what_one_process_sees(tmp_path):
     # nodes waiting in a receive window (here: for join-accepts) run after the others
     assert one == _run(ShardedFleet, sc, tmp_path / "three", pipelined=True, workers=3)
     assert one == _run(ShardedFleet, sc, tmp_path / "ahead", pipelined="ahead", workers=2)
+    # deeper: nodes deferred in several begun ticks catch up with them one by one
+    assert one == _run(ShardedFleet, sc, tmp_path / "deep", pipelined="ahead", ahead=6, workers=2)
+
+
+@pytest.mark.parametrize("ahead", [2, 6])
+def test_workers_ahead_take_their_downlinks_as_one_process(tmp_path, ahead):
+    """Joined nodes with downlinks handed over just before their receive window's tick: a node that
+    waits for one must not run past its window in a tick begun ahead, however many are."""
+    sc = scenario.load("demo")
+    one = _run(Fleet, sc, tmp_path / "one", answer=True)
+    assert sum(1 for f in one["frames"] if f[1][0] >> 5 in (2, 4)) >= 8  # data uplinks: the joins were answered
+    assert one == _run(ShardedFleet, sc, tmp_path / "ahead", pipelined="ahead", ahead=ahead, answer=True, workers=2)
 
 
 def test_skipped_modem_polls_change_nothing(tmp_path):

@@ -104,6 +104,7 @@ class FirmwareNode:
         self.boots = 0
         self.last_seq = 0
         self._planned_index = 0
+        self._beam_pins: tuple[Any, Any] | None = None
 
     def _config(self) -> Config:
         return firmware_config(self.spec, self.data_dir, 12 - self.w.sf[self.name])
@@ -152,11 +153,11 @@ class FirmwareNode:
 
     def _beam(self, a: int, b: int) -> None:
         if self.powered:
-            pa, pb = self.hal.pin("counter_a"), self.hal.pin("counter_b")
-            if pa.value() != a:
-                pa.drive(a)
-            if pb.value() != b:
-                pb.drive(b)
+            pins = self._beam_pins
+            if pins is None:  # the HAL keeps its pins across resets and power cuts: looked up once
+                pins = self._beam_pins = (self.hal.pin("counter_a"), self.hal.pin("counter_b"))
+            pins[0].drive(a)  # drive() makes no edge when the level stays
+            pins[1].drive(b)
 
     # ---------------------------------------------------------------- the firmware
 

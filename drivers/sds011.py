@@ -105,9 +105,7 @@ class SDS011:
         return self._frame
 
     def _command(self, code, d1=0, d2=0):
-        c = self._cmd
-        for i in range(_COMMAND_LEN):
-            c[i] = 0
+        c = self._cmd  # bytes 5..14 are zero from its allocation, and no command writes them
         c[0] = _HEAD
         c[1] = _COMMAND
         c[2] = code

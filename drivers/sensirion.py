@@ -20,7 +20,8 @@ class SensirionI2C:
         self.rx = bytearray(3 * max_words)
         self._rx_views = {}
         self._tx = bytearray(5)  # 16-bit command + one argument word with its CRC
-        self._tx_mv = memoryview(self._tx)
+        tx_mv = memoryview(self._tx)
+        self._tx_views = [tx_mv[:n] for n in range(6)]  # one per command length: no slice per write
         self._float = bytearray(4)
 
     def _view(self, n):
@@ -46,7 +47,7 @@ class SensirionI2C:
             tx[n + 2] = crc8_sensirion(tx, n, n + 2)
             n += 3
         try:
-            self.i2c.writeto(self.address, self._tx_mv[:n])
+            self.i2c.writeto(self.address, self._tx_views[n])
         except OSError as e:
             raise bus_error(e, self.name) from None
         if delay_ms:

@@ -54,23 +54,12 @@ class Aggregator:
         self._energy = 0.0
         self._noise_n = 0
 
-    def _add(self, q, v):
-        s = self._stats.get(q)
-        if s is None:
-            s = [0, 0.0, 0.0, 0.0]
-            self._stats[q] = s
-        if s[0] == 0:
-            s[2] = v
-            s[3] = v
-        elif v < s[2]:
-            s[2] = v
-        elif v > s[3]:
-            s[3] = v
-        s[0] += 1
-        s[1] += v
-
     def add(self, values):
-        """One sample from a sensor: a dict of quantities (a driver's read(), calibrated)."""
+        """One sample from a sensor: a dict of quantities (a driver's read(), calibrated).
+
+        The running sums are updated here, in the loop, not in a call per value: a device hot path
+        (every sample of every sensor), where a MicroPython call is costly."""
+        stats = self._stats
         for q in values:
             v = values[q]
             if v is None:
@@ -79,7 +68,19 @@ class Aggregator:
                 self._add_level(v)
             elif q in POSITION:
                 self.forget((q,))  # only the newest fix counts
-            self._add(q, v)
+            s = stats.get(q)
+            if s is None:
+                s = [0, 0.0, 0.0, 0.0]
+                stats[q] = s
+            if s[0] == 0:
+                s[2] = v
+                s[3] = v
+            elif v < s[2]:
+                s[2] = v
+            elif v > s[3]:
+                s[3] = v
+            s[0] += 1
+            s[1] += v
 
     def forget(self, quantities):
         """Drop what was collected of quantities (a GNSS read without a fix: no stale position)."""

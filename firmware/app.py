@@ -270,12 +270,16 @@ class Node:
             if t <= first - _JOIN_S:
                 events.append((t, "join"))
                 events.sort(key=lambda e: (e[0], _ORDER.index(e[1])))
+        ran = False  # an event ran since the last yield
         for t, action in events:
             ms = self._until(t)
             if ms:
-                yield ms
+                yield ms  # the wait to the next event also returns control after the last one
             elif self.clock.time() - t > _LATE_S and action in ("noise", "sample"):
                 continue  # started mid-interval: no burst of stale samples
+            elif ran:
+                yield 0  # one event a step: the loop (and the simulator) regains control between events
+            ran = True
             if action == "wake":
                 for s in self.sensors:
                     if s.kind == "sample":
@@ -293,7 +297,8 @@ class Node:
                         s.sleep()  # lasers and fans rest between intervals
             else:
                 self._read(action)
-            yield 0  # one event a step: the loop (and the simulator) regains control between events
+        if ran:
+            yield 0
         reading = self.agg.result()
         reading["t"] = end
         self.counters["intervals"] += 1

@@ -104,6 +104,12 @@ class FirmwareNode:
         self.boots = 0
         self.last_seq = 0
         self._planned_index = 0
+        self._beam_pins: tuple[Any, Any] | None = None
+        # a passage in and out as (ms from its start, the beam state it sets), made once per node
+        self._passages = tuple(
+            tuple((j * BEAM_STEP_MS, partial(self._beam, a, b)) for j, (a, b) in enumerate(walk))
+            for walk in (PASSAGE_IN, PASSAGE_OUT)
+        )
 
     def _config(self) -> Config:
         return firmware_config(self.spec, self.data_dir, 12 - self.w.sf[self.name])
@@ -133,13 +139,15 @@ class FirmwareNode:
                 self.fleet.at(t, partial(self._drive, "counter_a", 1), self)
                 self.fleet.at(t + PULSE_MS, partial(self._drive, "counter_a", 0), self)
         if "beam_counter" in sensors:
-            walks = [PASSAGE_IN] * int(truth.get("count_in", 0)) + [PASSAGE_OUT] * int(truth.get("count_out", 0))
+            into, out = self._passages
+            walks = [into] * int(truth.get("count_in", 0)) + [out] * int(truth.get("count_out", 0))
             rng.shuffle(walks)
             slot = span // (len(walks) + 1) if walks else span
-            for i, states in enumerate(walks):  # one passage at a time, each in its own slot
+            at = self.fleet.at
+            for i, steps in enumerate(walks):  # one passage at a time, each in its own slot
                 t = start_ms + (i + 1) * slot
-                for j, (a, b) in enumerate(states):
-                    self.fleet.at(t + j * BEAM_STEP_MS, partial(self._beam, a, b), self)
+                for dt, action in steps:
+                    at(t + dt, action, self)
         return end_ms
 
     def _set_values(self, truth: dict[str, float]) -> None:
@@ -152,11 +160,11 @@ class FirmwareNode:
 
     def _beam(self, a: int, b: int) -> None:
         if self.powered:
-            pa, pb = self.hal.pin("counter_a"), self.hal.pin("counter_b")
-            if pa.value() != a:
-                pa.drive(a)
-            if pb.value() != b:
-                pb.drive(b)
+            pins = self._beam_pins
+            if pins is None:  # the HAL keeps its pins across resets and power cuts: looked up once
+                pins = self._beam_pins = (self.hal.pin("counter_a"), self.hal.pin("counter_b"))
+            pins[0].drive(a)  # drive() makes no edge when the level stays
+            pins[1].drive(b)
 
     # ---------------------------------------------------------------- the firmware
 

@@ -136,9 +136,9 @@ class SensirionEmulator(I2CEmulator):
         clock = self.clock
         if self._answer is None or clock.ticks_diff(clock.ticks_ms(), self._ready_at) < 0:
             return None  # nothing asked, or still measuring: the chip NACKs
-        data = self._answer[:n]
+        data = self._answer
         self._answer = None
-        return data
+        return data if len(data) == n else data[:n]  # bytes: the whole answer needs no copy
 
 
 def clamp_u16(x):

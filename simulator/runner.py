@@ -434,9 +434,9 @@ class Runner:
         return self._summary(mqtt_version, broker_kind, run_wall, time.monotonic() - wall0)
 
     def _begin_ahead(self, nxt: int, end_ms: int, events: list[_Event]) -> None:
-        """The next RUN_AHEAD_TICKS ticks start for every node without a receive window open as soon as the
-        workers have finished the one to nxt, beside the radio and the exchange with the agent
-        (they decide nothing those nodes see). A node or sensor fault waits until the tick before
+        """The next RUN_AHEAD_TICKS ticks start for every node without a receive window open as soon
+        as the workers have finished the one to nxt, beside the radio and the exchange with the
+        agent (they decide nothing those nodes see). A node or sensor fault waits until the tick before
         its own has finished."""
         tick = self.sc.pacing.tick_ms
         start = max(self._begun_until, nxt)

@@ -212,15 +212,14 @@ class _NodeProxy:
 class ShardedFleet:
     """All nodes of a scenario on one time line, stepped by `workers` processes."""
 
-    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Any, workers: int, ahead: int = 2) -> None:
+    def __init__(self, sc: Scenario, clock: VirtualClock, wiring: Any, workers: int, ahead: int = 0) -> None:
         self.clock = clock
-        self.ahead = ahead  # ticks that may be begun and not finished
+        self.ahead = ahead  # ticks that may be begun and not finished (the runner's RUN_AHEAD_TICKS)
         self.w = wiring
         workers = max(1, min(workers, len(sc.nodes)))
         groups = [[n.name for n in sc.nodes[i::workers]] for i in range(workers)]
         self._owner = {name: i for i, g in enumerate(groups) for name in g}
-        self._proxies = {name: _NodeProxy(self, name) for name in self._owner}
-        self.by_name = self._proxies  # what the runner hands downlinks to, by node name, as Fleet.by_name
+        self.by_name = {name: _NodeProxy(self, name) for name in self._owner}  # as Fleet.by_name
         self._pending: list[list[tuple[Any, ...]]] = [[] for _ in groups]
         self._windows: list[tuple[_NodeProxy, list[int]]] = []
         self._begun: deque[int] = deque()  # ends of the ticks whose first part the workers ran or run
@@ -310,7 +309,7 @@ class ShardedFleet:
                 w.on_reading(*args)
             else:
                 w.on_lost(*args)
-        self._windows = [(self._proxies[name], ws) for name, ws in windows]
+        self._windows = [(self.by_name[name], ws) for name, ws in windows]
         now = self.clock.monotonic_ms()
         if end_ms > now:
             self.clock.advance(end_ms - now)

@@ -89,6 +89,7 @@ class Ingest:
         self.scheduler = scheduler
         self.backfill = backfill
         self.dedup_s = cfg.ingest.dedup_window_ms / 1000.0
+        self._rxpk_time = cfg.ingest.time_source == "concentrator"  # else the agent's clock dates uplinks
         self.net_id = int(cfg.lorawan.net_id, 16)
         self.committer = Committer(registry, buffer, wake)
         self.pending = PendingUplinks(
@@ -153,7 +154,7 @@ class Ingest:
         rxpk.time marks the end of reception, so the frame's time on air is taken off. The node
         packs the frame just before sending, so this is the second it packed it in.
         """
-        end = rx.time_unix if rx.time_unix is not None and self.cfg.ingest.time_source == "concentrator" else now_unix
+        end = rx.time_unix if rx.time_unix is not None and self._rxpk_time else now_unix
         return int(end - _airtime_s(len(rx.phy), rx.datr))
 
     def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:

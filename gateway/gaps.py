@@ -58,7 +58,7 @@ class Backfill:
         d = self._devices.get(dev_eui)
         if d is None:
             d = self._devices[dev_eui] = DeviceSeq()
-        for s in sorted(seqs):
+        for s in sorted(seqs) if len(seqs) > 1 else seqs:  # an uplink's usual one reading: nothing to sort
             if d.hi is None:
                 d.hi = s
             elif s > d.hi:

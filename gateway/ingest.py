@@ -215,7 +215,9 @@ class Ingest:
         try:
             if frame.fport is not None:
                 plain = frame.decrypt(s.nwkskey, s.appskey, fcnt32)
-            commands = mac.parse_uplink_commands(plain if frame.fport == 0 else frame.fopts)
+            listed = plain if frame.fport == 0 else frame.fopts
+            if listed:  # most uplinks carry no MAC command
+                commands = mac.parse_uplink_commands(listed)
         except lorawan.LoRaWANError as e:
             self.metrics.inc("mac_errors")
             self._ratelog.warn("mac_command", "device %s: %s" % (s.dev_eui, e))
@@ -396,9 +398,8 @@ class Ingest:
             )
             self.scheduler.add_mac(p.session.dev_eui, answers)
         rx = p.rx
-        requests = self.netmac.commands(
-            p.session.dev_eui, p.frame, p.mac_commands, rx.sf, rx.bw_hz, rx.snr, p.received_at
-        )
+        sf, bw_hz = rx.lora_rate
+        requests = self.netmac.commands(p.session.dev_eui, p.frame, p.mac_commands, sf, bw_hz, rx.snr, p.received_at)
         self.scheduler.set_requests(p.session.dev_eui, requests)
         self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now, answer=p.frame.adr_ack_req)
 

@@ -36,6 +36,8 @@ _KNOWN_MASK = 0
 for _q in vocab.QUANTITIES:
     _KNOWN_MASK |= 1 << _q[2]
 del _q
+_MAX_LAYOUTS = const(32)  # presence bitmaps whose value layout is kept (decode)
+_LAYOUTS = {}
 
 
 class PayloadError(ValueError):
@@ -346,17 +348,40 @@ def _bitmap(data, pos):
     raise FrameCorrupt("presence bitmap longer than %d bytes" % _MAX_BITMAP_BYTES)
 
 
+def _layout(mask):
+    """(struct format, size, quantities) of the values a presence bitmap announces; a fleet sends
+    a few bitmaps, so each is worked out once (at most _MAX_LAYOUTS kept)."""
+    lay = _LAYOUTS.get(mask)
+    if lay is None:
+        if mask & ~_KNOWN_MASK:
+            raise UnknownQuantity("frame holds quantities this decoder does not know (bitmap 0x%x)" % mask)
+        qs = tuple(q for q in vocab.QUANTITIES if mask & (1 << q[2]))
+        fmt = "<" + "".join(q[3] for q in qs)
+        lay = (fmt, struct.calcsize(fmt), qs)
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        _LAYOUTS[mask] = lay
+    return lay
+
+
+def _scaled(q, raw):
+    value = raw * q[4] / q[5]
+    if not (q[6] <= value <= q[7]):
+        raise FrameCorrupt("%s = %r outside %r..%r" % (q[0], value, q[6], q[7]))
+    return value
+
+
 def _values(data, pos, mask, reading):
-    if mask & ~_KNOWN_MASK:
-        raise UnknownQuantity("frame holds quantities this decoder does not know (bitmap 0x%x)" % mask)
-    for q in vocab.QUANTITIES:
-        if mask & (1 << q[2]):
-            raw, pos = _fixed(data, pos, q[3])
-            value = raw * q[4] / q[5]
-            if not (q[6] <= value <= q[7]):
-                raise FrameCorrupt("%s = %r outside %r..%r" % (q[0], value, q[6], q[7]))
-            reading[q[0]] = value
-    return pos
+    fmt, size, qs = _layout(mask)
+    if pos + size > len(data):  # truncated: field by field, so the error is the one it always was
+        for q in qs:
+            raw, pos = _fixed(data, pos, q[3])  # raises at the field the frame ends in
+            _scaled(q, raw)
+    raws = struct.unpack_from(fmt, data, pos)
+    for i in range(len(qs)):
+        q = qs[i]
+        reading[q[0]] = _scaled(q, raws[i])
+    return pos + size
 
 
 def is_relative(data):

@@ -157,8 +157,11 @@ class Scheduler:
         """The network's MAC requests (gateway/netmac.py) for the next downlink, replacing older ones;
         whole commands ride in FOpts after the answers as long as FOpts stays within 15 bytes."""
         q = self.queues.get(dev_eui)
-        if requests or q is not None:
-            self.queues.setdefault(dev_eui, DeviceQueue()).requests = list(requests)
+        if q is None:
+            if not requests:
+                return
+            q = self.queues[dev_eui] = DeviceQueue()  # not setdefault: no DeviceQueue built per uplink
+        q.requests = list(requests)
 
     # ---- the RX windows of an uplink ------------------------------------------------------------
 
@@ -218,8 +221,8 @@ class Scheduler:
         ctx_of builds the uplink's RxContext, only when there is something to send. answer: the uplink
         asked for a downlink (ADRACKReq), so one goes even with nothing to carry."""
         q = self.queues.get(session.dev_eui)
-        fopts = mac_all = b""  # nothing queued: the usual uplink, decided without parsing anything
-        if q is not None:
+        fopts = mac_all = b""  # no MAC command queued: the usual uplink, decided without parsing anything
+        if q is not None and (q.mac or q.requests):
             cmds = [bytes((cid,)) + body for cid, body in maccmd.parse_downlink_commands(q.mac)[0]] + q.requests
             fopts = maccmd.fit_fopts(cmds)[0]  # whole commands, answers first, 15 bytes at most
             mac_all = b"".join(cmds)

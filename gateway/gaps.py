@@ -58,7 +58,7 @@ class Backfill:
         d = self._devices.get(dev_eui)
         if d is None:
             d = self._devices[dev_eui] = DeviceSeq()
-        for s in sorted(seqs):
+        for s in sorted(seqs) if len(seqs) > 1 else seqs:  # an uplink's usual one reading: nothing to sort
             if d.hi is None:
                 d.hi = s
             elif s > d.hi:
@@ -90,7 +90,7 @@ class Backfill:
             return False
         if d.acked is None or (d.hi > d.acked and now - d.acked_at >= self.ack_interval_s):
             return True
-        return any(g.next_ask <= now for g in d.gaps)
+        return bool(d.gaps) and any(g.next_ask <= now for g in d.gaps)
 
     def commands(self, dev_eui: str, now: float) -> list[tuple[object, ...]]:
         """Commands worth a downlink now: resend requests that are due, and an ack when it moved

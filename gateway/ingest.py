@@ -89,6 +89,7 @@ class Ingest:
         self.scheduler = scheduler
         self.backfill = backfill
         self.dedup_s = cfg.ingest.dedup_window_ms / 1000.0
+        self._rxpk_time = cfg.ingest.time_source == "concentrator"  # else the agent's clock dates uplinks
         self.net_id = int(cfg.lorawan.net_id, 16)
         self.committer = Committer(registry, buffer, wake)
         self.pending = PendingUplinks(
@@ -153,7 +154,7 @@ class Ingest:
         rxpk.time marks the end of reception, so the frame's time on air is taken off. The node
         packs the frame just before sending, so this is the second it packed it in.
         """
-        end = rx.time_unix if rx.time_unix is not None and self.cfg.ingest.time_source == "concentrator" else now_unix
+        end = rx.time_unix if rx.time_unix is not None and self._rxpk_time else now_unix
         return int(end - _airtime_s(len(rx.phy), rx.datr))
 
     def _data(self, frame: lorawan.DataFrame, gw: str, rx: RxPacket, now_mono: float, now_unix: float) -> None:
@@ -214,7 +215,9 @@ class Ingest:
         try:
             if frame.fport is not None:
                 plain = frame.decrypt(s.nwkskey, s.appskey, fcnt32)
-            commands = mac.parse_uplink_commands(plain if frame.fport == 0 else frame.fopts)
+            listed = plain if frame.fport == 0 else frame.fopts
+            if listed:  # most uplinks carry no MAC command
+                commands = mac.parse_uplink_commands(listed)
         except lorawan.LoRaWANError as e:
             self.metrics.inc("mac_errors")
             self._ratelog.warn("mac_command", "device %s: %s" % (s.dev_eui, e))
@@ -395,9 +398,8 @@ class Ingest:
             )
             self.scheduler.add_mac(p.session.dev_eui, answers)
         rx = p.rx
-        requests = self.netmac.commands(
-            p.session.dev_eui, p.frame, p.mac_commands, rx.sf, rx.bw_hz, rx.snr, p.received_at
-        )
+        sf, bw_hz = rx.lora_rate
+        requests = self.netmac.commands(p.session.dev_eui, p.frame, p.mac_commands, sf, bw_hz, rx.snr, p.received_at)
         self.scheduler.set_requests(p.session.dev_eui, requests)
         self.scheduler.on_uplink(p.session, p.context, p.frame.confirmed, now, answer=p.frame.adr_ack_req)
 

@@ -140,10 +140,17 @@ class AlertEngine:
         floor = q[2] if q is not None else 0.0
         if len(recent) >= 5 and floor and abs(value - recent[-1]) > 3 * floor:
             # only a value far from the previous one can be a spike: the medians are for those
-            med = _median(sorted(recent))
+            ordered = sorted(recent)
+            med = _median(ordered)
             off = abs(value - med)
-            # the MAD only when the value is far from the median too (both conditions must hold)
-            if off > 3 * floor and off > max(self.s.spike_mad * _median(sorted([abs(x - med) for x in recent])), floor):
+            mad = self.s.spike_mad
+            # the MAD only when the value is far from the median too (both conditions must hold) and
+            # beyond what the MAD's lower bound already answers (the usual moving value)
+            if (
+                off > 3 * floor
+                and off > max(mad * _mad_at_least(ordered, med), floor)
+                and off > max(mad * _median(sorted([abs(x - med) for x in recent])), floor)
+            ):
                 out += self._event(
                     "spike", dev, name, now, t=t, value=value, quantity=name,
                     message="%s of %s jumped to %s (recent median %s)" % (name, dev, value, med),
@@ -238,6 +245,21 @@ def _median(xs: list[float]) -> float:
     """Median of a sorted, non-empty list (statistics.median without its type checks)."""
     n = len(xs)
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def _mad_at_least(xs: list[float], med: float) -> float:
+    """A lower bound of the median absolute deviation of xs (sorted, med its median), read off xs.
+
+    For an odd count 2m + 1 the MAD is the m-th smallest of the 2m deviations besides the median's
+    own 0, m from each side, each side's in order; m of them take at least ceil(m / 2) from one
+    side, so the MAD is at least the smaller of the two sides' ceil(m / 2)-th deviations. 0 (no
+    bound) for an even count, whose median is a mean."""
+    n = len(xs)
+    if n % 2 == 0:
+        return 0.0
+    m = n // 2
+    c = (m + 1) // 2
+    return min(med - xs[m - c], xs[m + c] - med)
 
 
 def _time(reading: tuple[int, int, dict[str, float]]) -> int:

@@ -5,9 +5,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Uplink:
-    """One LoRaWAN uplink as received, kept beside its readings so they can be re-derived."""
+class Uplink(NamedTuple):
+    """One LoRaWAN uplink as received, kept beside its readings so they can be re-derived.
+
+    Immutable; a named tuple rather than a frozen dataclass, whose __init__ (one setattr call for
+    each of the 11 fields) cost the commit thread about 2 µs per uplink it commits."""
 
     dev_eui: str  # 16 lower-case hex digits
     dev_addr: str  # 8 hex digits

@@ -52,7 +52,7 @@ class Stage:
         token = self._next
         self._next -= 1
         # the values dicts are shared, not copied: a Reading is frozen and nothing changes its values
-        stored = [(r.seq, r.t, r.values) for r in readings]
+        stored = [r[1:] for r in readings]  # (seq, t, values): a Reading less its dev_eui
         self.items[token] = Staged(dev_eui, rx, stored, HELD if held else WAITING)
         return token
 

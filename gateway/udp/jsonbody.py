@@ -27,8 +27,13 @@ def _brackets(body: bytes) -> bytes:
     """The brackets of body outside strings, in order."""
     marks = body.translate(None, _NOT_STRUCTURE)  # brackets, quotes, backslashes: a few per rxpk
     if b"\\" not in marks:
-        # no escapes: every quote opens or closes a string, so the brackets outside strings are
-        # those between a closing and the next opening quote (one C-level pass, no regex)
+        # no escapes: every quote opens or closes a string. A string without brackets is a pair of
+        # adjacent quotes here; when dropping such pairs leaves no quote, no string held a bracket
+        # (the first one that does would leave its opening quote alone) and the rest are the
+        # brackets outside strings. Otherwise they lie between a closing and the next opening quote.
+        bare = marks.replace(b'""', b"")
+        if b'"' not in bare:
+            return bare
         return b"".join(marks.split(b'"')[::2])
     return _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
 

@@ -51,6 +51,11 @@ class RxPacket(NamedTuple):
         """Spreading factor from datr ("SF9BW125" -> 9), 0 when not LoRa."""
         return _lora_datr(self.datr)[0]
 
+    @property
+    def lora_rate(self) -> tuple[int, int]:
+        """(sf, bw_hz) in one look-up, (0, 0) when not LoRa."""
+        return _lora_datr(self.datr)
+
 
 def _lora_datr(datr: str) -> tuple[int, int]:
     """(SF, bandwidth Hz) of a LoRa datr, (0, 0) when it is none (FSK)."""
@@ -150,6 +155,6 @@ def parse_rxpk(obj: Any) -> RxPacket:
     time_s = get("time")
     # positional: tmst, freq_hz, crc_status, modulation, datr, codr, rssi, snr, phy, rfch, time_unix
     return RxPacket(
-        tmst, int(round(freq * 1e6)), stat, modu, datr, codr, float(rssi), float(snr), phy, rfch,
+        tmst, round(freq * 1e6), stat, modu, datr, codr, float(rssi), float(snr), phy, rfch,
         None if time_s is None else _utc_time(time_s),
     )  # fmt: skip

@@ -4,8 +4,12 @@ import json
 import signal
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway import config
 from gateway.forward.forwarder import Forwarder
+from gateway.health import alerts
 from gateway.health.alerts import AlertEngine
 from gateway.health.service import HealthService
 from gateway.store.buffer import ReadingBuffer
@@ -152,3 +156,12 @@ def test_a_burst_the_value_checks_cannot_follow_is_skipped_and_counted_not_queue
     assert health.unchecked_readings == 60
     assert buf.stats().pending_readings == 2 * (service.INBOX_COMMITS + 30)  # every reading stored all the same
     buf.close()
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=5, max_size=15))
+def test_the_mad_bound_never_exceeds_the_mad(values):
+    """The spike test skips the median absolute deviation when its lower bound already rules a
+    spike out: the bound must never be above the MAD itself."""
+    ordered = sorted(values)
+    med = alerts._median(ordered)
+    assert alerts._mad_at_least(ordered, med) <= alerts._median(sorted(abs(x - med) for x in values))

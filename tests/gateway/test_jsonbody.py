@@ -1,5 +1,6 @@
-"""Nesting depth of packet-forwarder JSON bodies, counted outside strings, on both of its paths:
-bodies without escapes (split at quotes) and bodies with them (the string regex)."""
+"""Nesting depth of packet-forwarder JSON bodies, counted outside strings, on each of its paths:
+bodies without escapes (pairs of quotes dropped when no string holds a bracket, else split at
+quotes) and bodies with them (the string regex)."""
 
 import json
 

@@ -18,18 +18,12 @@ class SensirionI2C:
         self.clock = clock if clock is not None else SystemClock()
         self.name = name
         self.rx = bytearray(3 * max_words)
-        self._rx_views = {}
+        rx_mv = memoryview(self.rx)
+        self._rx_views = [rx_mv[: 3 * n] for n in range(max_words + 1)]  # one per word count, as _tx_views
         self._tx = bytearray(5)  # 16-bit command + one argument word with its CRC
         tx_mv = memoryview(self._tx)
         self._tx_views = [tx_mv[:n] for n in range(6)]  # one per command length: no slice per write
         self._float = bytearray(4)
-
-    def _view(self, n):
-        mv = self._rx_views.get(n)
-        if mv is None:
-            mv = memoryview(self.rx)[:n]
-            self._rx_views[n] = mv
-        return mv
 
     def command(self, cmd, size=2, arg=None, delay_ms=0):
         """Write a command of size bytes (1 or 2), with an optional argument word, then wait."""
@@ -55,15 +49,13 @@ class SensirionI2C:
 
     def read_words(self, n_words):
         """Read n_words words into self.rx and check every CRC; ChecksumError on a mismatch."""
-        n = 3 * n_words
-        mv = self._view(n)
         try:
-            self.i2c.readfrom_into(self.address, mv)
+            self.i2c.readfrom_into(self.address, self._rx_views[n_words])
         except OSError as e:
             raise bus_error(e, self.name) from None
         rx = self.rx
         t = CRC8_SENSIRION_TABLE  # edge.crc's table, inline: two lookups a word
-        for i in range(0, n, 3):
+        for i in range(0, 3 * n_words, 3):
             if t[t[0xFF ^ rx[i]] ^ rx[i + 1]] != rx[i + 2]:
                 raise ChecksumError("%s: CRC mismatch in word %d" % (self.name, i // 3))
 

@@ -66,7 +66,11 @@ class NodeClock:
 
     # MicroPython's ticks arithmetic (edge.clock), inline: these run millions of times a simulated day.
     def ticks_ms(self) -> int:
-        return self.monotonic_ms() % _TICKS_PERIOD
+        v = self._virtual  # monotonic_ms() inline: over half its calls (1.6 M of 2.7 M an hour of dense-city) come here
+        b = v._ms if v is not None else self._base_ms()
+        if b > self._ms:
+            self._ms = b
+        return self._ms % _TICKS_PERIOD
 
     def ticks_diff(self, a: int, b: int) -> int:
         return ((a - b + _TICKS_HALF) % _TICKS_PERIOD) - _TICKS_HALF

@@ -29,10 +29,10 @@ class DNMSEmulator(SensirionEmulator):
 
     def on_command(self, cmd, data):
         if cmd == 0x0003:
-            self._computed_at = self.clock.ticks_add(self.now(), _COMPUTE_MS)
+            self._computed_at = self.clock.ticks_add(self._ready_at, _COMPUTE_MS)  # on_write: now
             self.intervals += 1
         elif cmd == 0x0004:
-            at = self._computed_at  # on_write set _ready_at to now
+            at = self._computed_at
             ready = at is not None and self.clock.ticks_diff(self._ready_at, at) >= 0
             if self.fault_mode is None:  # the two healthy answers are made once (on_write set the time)
                 self._answer = _READY if ready else _NOT_READY
